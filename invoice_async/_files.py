@@ -1,0 +1,63 @@
+"""Files on disk: safe names for PDFs, and atomic writes (temp file, fsync, rename)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import AsyncIterable
+from pathlib import Path
+from typing import Final
+
+MAX_STEM_LENGTH: Final = 80
+_UNSAFE_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
+TEMP_SUFFIX: Final = ".part"
+
+
+def safe_stem(text: str) -> str:
+    """``text`` reduced to ASCII letters, digits, '.', '_', '-'; never '', '.' or '..'.
+
+    Separators, control characters and anything else become '-'; leading dots and dashes go
+    (no hidden files, no '..'); the result has at most MAX_STEM_LENGTH characters.
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    stem = _UNSAFE_RE.sub("-", ascii_text).lstrip(".-")[:MAX_STEM_LENGTH].rstrip(".-")
+    return stem or "invoice"
+
+
+def pdf_file_name(invoice_id: int, invoice_number: str | None) -> str:
+    """The PDF's file name: the safe invoice number, then the id, so two names never collide.
+
+    ``pdf_file_name(7, "2024/0001") == "2024-0001_7.pdf"``; with no number, ``"invoice_7.pdf"``.
+    """
+    stem = safe_stem(invoice_number) if invoice_number else "invoice"
+    return f"{stem}_{invoice_id}.pdf"
+
+
+async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
+    """Write ``chunks`` to ``target`` all or nothing; returns the number of bytes written.
+
+    The bytes go to a temp file beside ``target`` (mode 0o600), which is fsynced, then renamed
+    over ``target``. On any failure or cancellation the temp file is removed and ``target`` is
+    untouched. Chunk writes go to the page cache without a thread hop; fsync runs in a thread.
+    """
+    fd, temp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
+    )
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as file:
+            async for chunk in chunks:
+                file.write(chunk)
+                size += len(chunk)
+            file.flush()
+            await asyncio.to_thread(os.fsync, file.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return size

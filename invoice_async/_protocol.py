@@ -1,0 +1,397 @@
+"""The i3D.net billing protocol as pure functions: no I/O, no event loop, no aiohttp.
+
+Windows (``RANGED-DATA``), URL paths and queries, argument checks, error objects to exceptions,
+``Retry-After``. The session and the pager call these; the tests call them directly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, TypeGuard
+from urllib.parse import quote, urlsplit
+
+import attrs
+
+from . import errors
+
+INVOICE_PATH: Final = "/v3/account/invoice"
+RANGED_DATA_HEADER: Final = "RANGED-DATA"
+TOKEN_HEADER: Final = "PRIVATE-TOKEN"
+TOKEN_ENV_VAR: Final = "I3D_API_TOKEN"  # noqa: S105  # a variable name, not a secret
+DEFAULT_BASE_URL: Final = "https://api.i3d.net"
+MAX_INVOICE_NUMBER_LENGTH: Final = 256
+MAX_FILTER_LENGTH: Final = 1024
+PDF_MAGIC: Final = b"%PDF-"
+
+_RANGED_DATA_RE: Final = re.compile(r"\s*start\s*=\s*(\d+)\s*,\s*results\s*=\s*(\d+)\s*")
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Secret:
+    """A string that never shows itself: repr and str are redacted; ``reveal()`` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret's value, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+
+@attrs.frozen
+class Window:
+    """One ``RANGED-DATA`` window: ``results`` items from position ``start``."""
+
+    start: int
+    results: int
+
+    def header(self) -> str:
+        """The header value, ``start=<start>,results=<results>``."""
+        return f"start={self.start},results={self.results}"
+
+
+def parse_ranged_data(value: str) -> Window:
+    """Parse a ``RANGED-DATA`` header value; raises ValueError when it is not one."""
+    match = _RANGED_DATA_RE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"not a RANGED-DATA value: {value!r}")
+    return Window(int(match[1]), int(match[2]))
+
+
+def next_window(window: Window, received: int) -> Window | None:
+    """The window after ``window`` once ``received`` items came back, or None at the end.
+
+    The next window starts where the items actually received end, since a server may cap a
+    window below what was asked while more remain. Only an empty window ends the list.
+    """
+    if received <= 0:
+        return None
+    return Window(window.start + received, window.results)
+
+
+# --- argument checks: each raises ConfigurationError before anything is sent ---------------
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or ConfigurationError."""
+    if not _is_int(value) or value < 1:
+        raise errors.ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_non_negative_int(name: str, value: object) -> int:
+    """``value`` as an int >= 0, or ConfigurationError."""
+    if not _is_int(value) or value < 0:
+        raise errors.ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def check_positive_seconds(name: str, value: object) -> float:
+    """``value`` as a finite number of seconds > 0, or ConfigurationError."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise errors.ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def check_invoice_id(value: object) -> int:
+    """An invoice id is a positive int (not a bool, not a string)."""
+    if not _is_int(value) or value < 1:
+        raise errors.ConfigurationError(f"invoice id must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_invoice_number(value: object) -> str:
+    """An invoice number is a non-blank string that can be one URL path segment."""
+    if not isinstance(value, str) or not value.strip():
+        raise errors.ConfigurationError(f"invoice number must be a non-empty string, got {value!r}")
+    if _CONTROL_RE.search(value):
+        raise errors.ConfigurationError(f"invoice number has control characters: {value!r}")
+    if value in (".", ".."):
+        raise errors.ConfigurationError(f"invoice number cannot be {value!r}")
+    if len(value) > MAX_INVOICE_NUMBER_LENGTH:
+        raise errors.ConfigurationError(
+            f"invoice number is longer than {MAX_INVOICE_NUMBER_LENGTH} characters"
+        )
+    return value
+
+
+def check_filter(value: object) -> str | None:
+    """The description filter: None, or a string without control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise errors.ConfigurationError(f"filter must be a string or None, got {value!r}")
+    if _CONTROL_RE.search(value):
+        raise errors.ConfigurationError(f"filter has control characters: {value!r}")
+    if len(value) > MAX_FILTER_LENGTH:
+        raise errors.ConfigurationError(f"filter is longer than {MAX_FILTER_LENGTH} characters")
+    return value
+
+
+def check_token(value: object) -> Secret:
+    """The API key: a non-empty string of visible characters. Its value is never echoed."""
+    if not isinstance(value, str):
+        raise errors.ConfigurationError(f"the API token must be a string, not {type(value)}")
+    if not value:
+        raise errors.ConfigurationError("the API token is empty")
+    if _CONTROL_RE.search(value) or value != value.strip():
+        raise errors.ConfigurationError(
+            "the API token has whitespace or control characters (a stray newline?)"
+        )
+    return Secret(value)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: object, *, allow_insecure_http: bool = False) -> str:
+    """The API's base URL without a trailing slash.
+
+    ``https`` is required; plain ``http`` only for a loopback host (the fake server) or with
+    ``allow_insecure_http=True``, since the token would cross the network in clear.
+    """
+    if not isinstance(value, str):
+        raise errors.ConfigurationError(f"base_url must be a string, got {value!r}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise errors.ConfigurationError(f"base_url must be an http(s) URL, got {value!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise errors.ConfigurationError(
+            "base_url must not carry credentials, a query or a fragment"
+        )
+    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise errors.ConfigurationError(
+            f"base_url {value!r} is plain http: the token would travel unencrypted; "
+            "use https, or pass allow_insecure_http=True"
+        )
+    return value.rstrip("/")
+
+
+# --- paths and queries ----------------------------------------------------------------------
+
+
+def list_path(*, unpaid: bool) -> str:
+    """Path of the list of all invoices, or of the unpaid ones."""
+    return f"{INVOICE_PATH}/unpaid" if unpaid else INVOICE_PATH
+
+
+def filter_query(text: str | None) -> str:
+    """The encoded query string for a description filter ('' for none).
+
+    Every reserved character is percent-encoded (space as %20, '+' as %2B), so no server can
+    read the text differently from what was meant.
+    """
+    return "" if text is None else "filter=" + quote(text, safe="")
+
+
+def detail_path(invoice_id: int) -> str:
+    """Path of one invoice's detail."""
+    return f"{INVOICE_PATH}/{invoice_id}"
+
+
+def detail_by_number_path(invoice_number: str) -> str:
+    """Path of one invoice's detail by number: the number is one percent-encoded segment."""
+    return f"{INVOICE_PATH}/number/{quote(invoice_number, safe='')}"
+
+
+def pdf_path(invoice_id: int) -> str:
+    """Path of one invoice's PDF."""
+    return f"{INVOICE_PATH}/{invoice_id}/pdf"
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def decode_json(body: bytes, *, url: str) -> Any:
+    """The JSON value of a body, or InvalidResponseError."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise errors.InvalidResponseError(
+            f"the answer is not valid JSON ({exc})", url=url
+        ) from None
+
+
+def expect_list(payload: Any, *, url: str) -> list[Any]:
+    """A list answer; anything else is InvalidResponseError."""
+    if not isinstance(payload, list):
+        raise errors.InvalidResponseError(
+            f"expected a JSON array, got {type(payload).__name__}", url=url
+        )
+    return payload
+
+
+def expect_single(payload: Any, *, url: str) -> Mapping[str, Any]:
+    """One object, as the API's rule ``[ {...} ]`` or bare ``{...}``."""
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        raise errors.InvalidResponseError(
+            "expected one JSON object (or an array holding exactly one)", url=url
+        )
+    return payload
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+_STATUS_CLASSES: Final[Mapping[int, type[errors.ApiError]]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    422: errors.BadRequestError,
+    429: errors.RateLimitError,
+}
+_EXCERPT_LENGTH: Final = 200
+
+
+def _error_fields(body: bytes) -> tuple[int | None, str, list[tuple[str, str]]]:
+    """errorCode, errorMessage and errors of an API error object, tolerating other bodies."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        payload = None
+    if isinstance(payload, list) and len(payload) == 1:
+        payload = payload[0]
+    if not isinstance(payload, dict):
+        text = body[:_EXCERPT_LENGTH].decode("utf-8", "replace")
+        return None, _CONTROL_RE.sub(" ", text).strip(), []
+    code = payload.get("errorCode")
+    error_code = code if _is_int(code) else None
+    message = payload.get("errorMessage")
+    details = []
+    for item in payload.get("errors") or ():
+        if isinstance(item, dict):
+            details.append((str(item.get("property", "")), str(item.get("message", ""))))
+    return error_code, str(message) if message is not None else "", details
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    *,
+    method: str,
+    url: str,
+    retry_after: str | None = None,
+) -> errors.ApiError:
+    """The exception for an error answer: its class from the status, its text from the body."""
+    error_code, error_message, details = _error_fields(body)
+    fields: dict[str, Any] = {
+        "error_code": error_code,
+        "error_message": error_message,
+        "errors": details,
+        "method": method,
+        "url": url,
+    }
+    if status == 429:
+        return errors.RateLimitError(status, retry_after=parse_retry_after(retry_after), **fields)
+    cls = _STATUS_CLASSES.get(status, errors.ServerError if status >= 500 else errors.ApiError)
+    return cls(status, **fields)
+
+
+class PdfCheck:
+    """Checks a PDF body as it streams: type, ``%PDF-`` magic, announced length, size limit.
+
+    ``feed()`` each chunk, then ``finish()``; each raises at the first problem, so a bad body is
+    refused before it is written anywhere whole.
+    """
+
+    _ACCEPTED_TYPES: Final = frozenset({"application/pdf", "application/octet-stream"})
+
+    def __init__(
+        self, *, url: str, content_type: str | None, content_length: int | None, max_bytes: int
+    ) -> None:
+        self.url = url
+        self.size = 0
+        self._head = b""
+        self._content_length = content_length
+        self._max_bytes = max_bytes
+        media_type = (content_type or "").split(";", 1)[0].strip().lower()
+        if content_type is not None and media_type not in self._ACCEPTED_TYPES:
+            raise errors.InvalidResponseError(
+                f"expected a PDF, got Content-Type {content_type[:100]!r}", url=url
+            )
+        if content_length is not None and content_length > max_bytes:
+            raise errors.InvalidResponseError(
+                f"the PDF announces {content_length} bytes, over the limit of {max_bytes} "
+                "(max_pdf_bytes)",
+                url=url,
+            )
+
+    def feed(self, chunk: bytes) -> None:
+        """Account for one more chunk of the body."""
+        self.size += len(chunk)
+        if self.size > self._max_bytes:
+            raise errors.InvalidResponseError(
+                f"the PDF is over the limit of {self._max_bytes} bytes (max_pdf_bytes)",
+                url=self.url,
+            )
+        if len(self._head) < len(PDF_MAGIC):
+            self._head += chunk[: len(PDF_MAGIC)]
+            self._check_magic(final=False)
+
+    def _check_magic(self, *, final: bool) -> None:
+        known = self._head[: len(PDF_MAGIC)]
+        if not PDF_MAGIC.startswith(known) or (final and known != PDF_MAGIC):
+            raise errors.InvalidResponseError(
+                f"the answer is not a PDF (it starts with {bytes(known)!r})", url=self.url
+            )
+
+    def finish(self) -> int:
+        """The body's size once it is complete and valid."""
+        self._check_magic(final=True)
+        if self._content_length is not None and self.size != self._content_length:
+            raise errors.TransportError(
+                f"the PDF was cut short: {self.size} of {self._content_length} bytes",
+                url=self.url,
+            )
+        return self.size

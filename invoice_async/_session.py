@@ -1,0 +1,216 @@
+"""The only module that talks aiohttp: requests, authentication, limits, error translation.
+
+Every error of aiohttp is translated here into ``invoice_async.errors`` and never chained:
+aiohttp's exceptions carry ``request_info``, whose headers hold the API token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final, NoReturn
+
+import aiohttp
+import attrs
+from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
+from yarl import URL
+
+from . import _protocol, errors
+
+_CHUNK_SIZE: Final = 64 * 1024
+_ERROR_BODY_LIMIT: Final = 64 * 1024
+
+
+async def _read_up_to(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first ``limit`` bytes and a little more when it is longer."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)
+
+
+@attrs.frozen
+class JsonAnswer:
+    """A decoded JSON answer with the response headers the client may need."""
+
+    payload: Any
+    headers: Mapping[str, str]
+    url: str
+
+
+@attrs.frozen
+class BodyStream:
+    """An answer whose body is read chunk by chunk (``chunks()``), for PDFs."""
+
+    url: str
+    content_type: str | None
+    content_length: int | None
+    _response: aiohttp.ClientResponse
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body in chunks of at most 64 KiB; a cut-short body raises TransportError."""
+        try:
+            async for chunk in self._response.content.iter_chunked(_CHUNK_SIZE):
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            _translate(exc, "GET", self.url)
+
+
+def _translate(exc: BaseException, method: str, url: str) -> NoReturn:
+    """Raise our error for an aiohttp error, chaining nothing (``from None``)."""
+    if isinstance(exc, TimeoutError):
+        raise errors.RequestTimeoutError("the request timed out", method=method, url=url) from None
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        raise errors.TransportError(
+            "the answer's body was cut short", method=method, url=url
+        ) from None
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # str(exc) is safe but holds little; its request_info holds the headers: dropped.
+        raise errors.TransportError(
+            f"{type(exc).__name__}: {exc.message}", method=method, url=url
+        ) from None
+    raise errors.TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url) from None
+
+
+class HttpSession:
+    """Sends GETs to the API with the token attached, and nothing else.
+
+    The token is attached by a client middleware, per hop: aiohttp runs middlewares again on
+    every redirect hop, and the token goes only to a URL whose origin is the API's (aiohttp
+    would otherwise forward a custom header such as PRIVATE-TOKEN to another host).
+    A borrowed ``aiohttp.ClientSession`` is used as it is: never closed, never changed.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: _protocol.Secret,
+        timeout: float,
+        connection_limit: int,
+        max_json_bytes: int,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._base_url = base_url
+        self._origin = URL(base_url).origin()
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connection_limit = connection_limit
+        self._max_json_bytes = max_json_bytes
+        self._borrowed = session
+        self._owned: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._middlewares: tuple[ClientMiddlewareType, ...] = (
+            *(getattr(session, "_middlewares", ()) or ()),
+            self._authenticate,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._base_url
+
+    def url(self, path: str, query: str = "") -> str:
+        """The full URL of ``path`` (already encoded) and ``query`` (already encoded)."""
+        return f"{self._base_url}{path}?{query}" if query else f"{self._base_url}{path}"
+
+    async def _authenticate(
+        self, request: aiohttp.ClientRequest, handler: ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        if request.url.origin() == self._origin:
+            request.headers[_protocol.TOKEN_HEADER] = self._token.reveal()
+        else:
+            request.headers.popall(_protocol.TOKEN_HEADER, None)
+        return await handler(request)
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise errors.ConfigurationError("the client is closed")
+        if self._borrowed is not None:
+            if self._borrowed.closed:
+                raise errors.ConfigurationError("the borrowed aiohttp session is closed")
+            return self._borrowed
+        if self._owned is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._connection_limit, limit_per_host=self._connection_limit
+            )
+            self._owned = aiohttp.ClientSession(connector=connector, raise_for_status=False)
+        return self._owned
+
+    @contextlib.asynccontextmanager
+    async def _get(
+        self, path: str, query: str, headers: Mapping[str, str]
+    ) -> AsyncIterator[tuple[aiohttp.ClientResponse, str]]:
+        url = self.url(path, query)
+        try:
+            async with self._session().get(
+                URL(url, encoded=True),
+                headers=headers,
+                timeout=self._timeout,
+                middlewares=self._middlewares,
+            ) as response:
+                if response.status >= 400:
+                    body = await _read_up_to(response, _ERROR_BODY_LIMIT)
+                    raise _protocol.error_from_response(
+                        response.status,
+                        body,
+                        method="GET",
+                        url=url,
+                        retry_after=response.headers.get("Retry-After"),
+                    )
+                yield response, url
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            _translate(exc, "GET", url)
+
+    async def get_json(
+        self, path: str, *, query: str = "", headers: Mapping[str, str] | None = None
+    ) -> JsonAnswer:
+        """GET ``path`` and decode its JSON answer; raises ApiError, InvalidResponseError,
+        TransportError."""
+        async with self._get(path, query, headers or {}) as (response, url):
+            body = await self._read_limited(response, url)
+            return JsonAnswer(_protocol.decode_json(body, url=url), response.headers, url)
+
+    async def _read_limited(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        limit = self._max_json_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise errors.InvalidResponseError(
+                f"the answer announces {response.content_length} bytes, over the limit of "
+                f"{limit} (max_response_bytes)",
+                url=url,
+            )
+        if response.content_length is not None:
+            return await response.read()
+        body = await _read_up_to(response, limit + 1)
+        if len(body) > limit:
+            raise errors.InvalidResponseError(
+                f"the answer is over the limit of {limit} bytes (max_response_bytes)", url=url
+            )
+        return body
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[BodyStream]:
+        """GET ``path`` and give its body as a stream; the response is released on exit."""
+        async with self._get(path, "", {}) as (response, url):
+            yield BodyStream(
+                url=url,
+                content_type=response.headers.get("Content-Type"),
+                content_length=response.content_length,
+                response=response,
+            )
+
+    async def close(self) -> None:
+        """Close the session we own; a borrowed one is left open."""
+        self._closed = True
+        if self._owned is not None:
+            owned, self._owned = self._owned, None
+            await owned.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed

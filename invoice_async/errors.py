@@ -1,0 +1,177 @@
+"""Exceptions raised by invoice_async.
+
+Every exception derives from :class:`InvoiceAsyncError`, so one ``except`` clause catches them
+all::
+
+    InvoiceAsyncError
+    ├── ConfigurationError          bad arguments, raised before any request (also a ValueError)
+    ├── ApiError                    the API answered with an error status
+    │   ├── BadRequestError         400, 422
+    │   ├── AuthenticationError     401: missing, wrong or expired API key
+    │   ├── PermissionDeniedError   403: key lacks the right, or IP not allowed
+    │   ├── NotFoundError           404
+    │   ├── RateLimitError          429 (``.retry_after`` in seconds, if the API said)
+    │   └── ServerError             5xx
+    ├── InvalidResponseError        the answer is not what the API documents (bad JSON, wrong
+    │                               shape, a field that does not parse, a body that is not a PDF)
+    └── TransportError              no answer: connection failure, reset, timeout, truncated body
+        └── RequestTimeoutError     the per-request timeout expired
+
+No exception carries the API token: not in its message, its attributes, nor in the exceptions
+chained to it. Errors of the HTTP library are translated at one boundary and not chained,
+because aiohttp's errors hold the request headers, and the token is one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "InvalidResponseError",
+    "InvoiceAsyncError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class InvoiceAsyncError(Exception):
+    """Base class of every exception raised by invoice_async."""
+
+
+class ConfigurationError(InvoiceAsyncError, ValueError):
+    """An argument is invalid; raised before any request is sent."""
+
+
+class ApiError(InvoiceAsyncError):
+    """The API answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        error_code: the API's ``errorCode``, or None when the body was not an error object.
+        error_message: the API's ``errorMessage``, or a short excerpt of a non-standard body.
+        errors: the API's ``errors`` list as ``(property, message)`` pairs.
+        method: the HTTP method of the failed request.
+        url: the URL of the failed request (it never holds the token).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        error_code: int | None = None,
+        error_message: str = "",
+        errors: Sequence[tuple[str, str]] = (),
+        method: str = "GET",
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        self.error_message = error_message
+        self.errors: list[tuple[str, str]] = list(errors)
+        self.method = method
+        self.url = url
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"HTTP {self.status}"
+        if self.error_code is not None:
+            text += f" (errorCode {self.error_code})"
+        if self.error_message:
+            text += f": {self.error_message}"
+        if self.errors:
+            text += " [" + "; ".join(f"{prop}: {msg}" for prop, msg in self.errors) + "]"
+        if self.url:
+            text += f" for {self.method} {self.url}"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, error_code={self.error_code!r}, "
+            f"error_message={self.error_message!r}, url={self.url!r})"
+        )
+
+
+class BadRequestError(ApiError):
+    """400 or 422: the API rejected the request (see ``errors`` for the property)."""
+
+
+class AuthenticationError(ApiError):
+    """401: the API key is missing, wrong or expired."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the key may not do this, or it is used from an IP it is not allowed from."""
+
+
+class NotFoundError(ApiError):
+    """404: no such invoice."""
+
+
+class RateLimitError(ApiError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: seconds to wait as the API asked through ``Retry-After``, or None.
+    """
+
+    def __init__(
+        self,
+        status: int = 429,
+        *,
+        retry_after: float | None = None,
+        error_code: int | None = None,
+        error_message: str = "",
+        errors: Sequence[tuple[str, str]] = (),
+        method: str = "GET",
+        url: str = "",
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            status,
+            error_code=error_code,
+            error_message=error_message,
+            errors=errors,
+            method=method,
+            url=url,
+        )
+
+
+class ServerError(ApiError):
+    """5xx: the API failed to answer the request."""
+
+
+class InvalidResponseError(InvoiceAsyncError):
+    """The API answered 2xx but the answer is not what it documents.
+
+    Attributes:
+        url: the URL of the request whose answer was invalid, or "" when not known.
+    """
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(f"{message} (from {url})" if url else message)
+
+
+class TransportError(InvoiceAsyncError):
+    """No complete answer arrived: connection refused or reset, body cut short, timeout.
+
+    Attributes:
+        url: the URL of the request that failed.
+    """
+
+    def __init__(self, message: str, *, method: str = "GET", url: str = "") -> None:
+        self.method = method
+        self.url = url
+        super().__init__(f"{message} for {method} {url}" if url else message)
+
+
+class RequestTimeoutError(TransportError):
+    """The per-request timeout expired before the answer was complete."""
