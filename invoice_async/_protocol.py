@@ -22,7 +22,7 @@ from . import errors
 
 INVOICE_PATH: Final = "/v3/account/invoice"
 RANGED_DATA_HEADER: Final = "RANGED-DATA"
-TOKEN_HEADER: Final = "PRIVATE-TOKEN"
+TOKEN_HEADER: Final = "PRIVATE-TOKEN"  # noqa: S105  # a header name, not a secret
 TOKEN_ENV_VAR: Final = "I3D_API_TOKEN"  # noqa: S105  # a variable name, not a secret
 DEFAULT_BASE_URL: Final = "https://api.i3d.net"
 MAX_INVOICE_NUMBER_LENGTH: Final = 256

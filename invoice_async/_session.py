@@ -79,9 +79,10 @@ def _translate(exc: BaseException, method: str, url: str) -> NoReturn:
 class HttpSession:
     """Sends GETs to the API with the token attached, and nothing else.
 
-    The token is attached by a client middleware, per hop: aiohttp runs middlewares again on
-    every redirect hop, and the token goes only to a URL whose origin is the API's (aiohttp
-    would otherwise forward a custom header such as PRIVATE-TOKEN to another host).
+    The token is sent per request (never set on the session), and a client middleware, which
+    aiohttp runs again on every redirect hop, takes it off any hop whose origin is not the
+    API's: aiohttp would otherwise forward a custom header such as PRIVATE-TOKEN to any host
+    a redirect names.
     A borrowed ``aiohttp.ClientSession`` is used as it is: never closed, never changed.
     """
 
@@ -121,9 +122,9 @@ class HttpSession:
     async def _authenticate(
         self, request: aiohttp.ClientRequest, handler: ClientHandlerType
     ) -> aiohttp.ClientResponse:
-        if request.url.origin() == self._origin:
-            request.headers[_protocol.TOKEN_HEADER] = self._token.reveal()
-        else:
+        # Runs for every hop. aiohttp rebuilds a redirected request from the first request's
+        # headers, token included, so a hop to another origin has the token taken off here.
+        if request.url.origin() != self._origin:
             request.headers.popall(_protocol.TOKEN_HEADER, None)
         return await handler(request)
 
@@ -146,6 +147,7 @@ class HttpSession:
         self, path: str, query: str, headers: Mapping[str, str]
     ) -> AsyncIterator[tuple[aiohttp.ClientResponse, str]]:
         url = self.url(path, query)
+        headers = {**headers, _protocol.TOKEN_HEADER: self._token.reveal()}
         try:
             async with self._session().get(
                 URL(url, encoded=True),

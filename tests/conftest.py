@@ -1,0 +1,27 @@
+"""Shared test setup."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import aioresponses.core
+from aiohttp import ClientResponse
+from yarl import URL
+
+# --- aioresponses 0.7.9 on aiohttp 3.14 ------------------------------------------------------
+# aiohttp 3.14 (a security release we keep) added a required keyword-only argument
+# `stream_writer` to ClientResponse.__init__; aioresponses 0.7.9 builds responses without it and
+# fails with "missing 1 required keyword-only argument: 'stream_writer'" (upstream aioresponses
+# issue #289). Until upstream is fixed, give it a response class that supplies a stand-in
+# writer: aiohttp only reads its `output_size` when the request was already sent.
+# Remove this shim once aioresponses ships a release that passes `stream_writer`.
+
+
+class _CompatClientResponse(ClientResponse):
+    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(method, url, **kwargs)
+
+
+aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]  # test shim

@@ -1,0 +1,338 @@
+"""The pure protocol module: table-driven, no event loop, no server."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+
+import pytest
+
+from invoice_async import errors
+from invoice_async._protocol import (
+    PdfCheck,
+    Secret,
+    Window,
+    check_base_url,
+    check_filter,
+    check_invoice_id,
+    check_invoice_number,
+    check_non_negative_int,
+    check_positive_int,
+    check_positive_seconds,
+    check_token,
+    detail_by_number_path,
+    detail_path,
+    error_from_response,
+    expect_list,
+    expect_single,
+    filter_query,
+    list_path,
+    next_window,
+    parse_ranged_data,
+    parse_retry_after,
+    pdf_path,
+)
+
+
+@pytest.mark.parametrize(
+    ("window", "header"),
+    [(Window(0, 100), "start=0,results=100"), (Window(250, 25), "start=250,results=25")],
+)
+def test_window_header_is_the_documented_format(window: Window, header: str) -> None:
+    assert window.header() == header
+    assert parse_ranged_data(header) == window
+
+
+@pytest.mark.parametrize("value", ["", "start=1", "start=-1,results=2", "results=2,start=1", "x"])
+def test_parse_ranged_data_rejects_malformed_values(value: str) -> None:
+    with pytest.raises(ValueError, match="RANGED-DATA"):
+        parse_ranged_data(value)
+
+
+@pytest.mark.parametrize(
+    ("window", "received", "expected"),
+    [
+        (Window(0, 100), 100, Window(100, 100)),  # a full window
+        (Window(0, 100), 40, Window(40, 100)),  # a capped window is not the end
+        (Window(40, 100), 1, Window(41, 100)),
+        (Window(500, 100), 0, None),  # only an empty window ends the list
+    ],
+)
+def test_next_window_starts_where_received_items_end(
+    window: Window, received: int, expected: Window | None
+) -> None:
+    assert next_window(window, received) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        (None, ""),
+        ("this is an example", "filter=this%20is%20an%20example"),
+        ("a&b=c", "filter=a%26b%3Dc"),
+        ("50% off", "filter=50%25%20off"),
+        ("1+1", "filter=1%2B1"),
+        ("a/b", "filter=a%2Fb"),
+        ("Dédié", "filter=D%C3%A9di%C3%A9"),
+        ("#?", "filter=%23%3F"),
+    ],
+)
+def test_filter_query_percent_encodes_every_reserved_character(
+    text: str | None, query: str
+) -> None:
+    assert filter_query(text) == query
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (list_path(unpaid=False), "/v3/account/invoice"),
+        (list_path(unpaid=True), "/v3/account/invoice/unpaid"),
+        (detail_path(42), "/v3/account/invoice/42"),
+        (pdf_path(42), "/v3/account/invoice/42/pdf"),
+        (detail_by_number_path("2024/0001"), "/v3/account/invoice/number/2024%2F0001"),
+        (detail_by_number_path("a/../b"), "/v3/account/invoice/number/a%2F..%2Fb"),
+        (detail_by_number_path("x?y#z"), "/v3/account/invoice/number/x%3Fy%23z"),
+        (detail_by_number_path("100%"), "/v3/account/invoice/number/100%25"),
+    ],
+)
+def test_paths_keep_the_invoice_number_in_one_segment(path: str, expected: str) -> None:
+    assert path == expected
+
+
+@pytest.mark.parametrize("bad", [0, -5, "abc", "5", None, True, False, 1.0, [1]])
+def test_check_invoice_id_refuses_anything_but_a_positive_int(bad: object) -> None:
+    with pytest.raises(errors.ConfigurationError, match="invoice id"):
+        check_invoice_id(bad)
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 5, ".", "..", "a\nb", "a\rb", "x" * 257])
+def test_check_invoice_number_refuses_what_cannot_be_one_segment(bad: object) -> None:
+    with pytest.raises(errors.ConfigurationError, match="invoice number"):
+        check_invoice_number(bad)
+
+
+@pytest.mark.parametrize(
+    ("check", "bad"),
+    [
+        (check_positive_int, 0),
+        (check_positive_int, -1),
+        (check_positive_int, "x"),
+        (check_positive_int, True),
+        (check_positive_int, 2.0),
+        (check_non_negative_int, -1),
+        (check_non_negative_int, None),
+        (check_positive_seconds, -1.0),
+        (check_positive_seconds, 0),
+        (check_positive_seconds, float("nan")),
+        (check_positive_seconds, float("inf")),
+        (check_positive_seconds, "3"),
+    ],
+)
+def test_numeric_checks_name_the_argument(check: object, bad: object) -> None:
+    with pytest.raises(errors.ConfigurationError, match="the_name"):
+        check("the_name", bad)  # type: ignore[operator]  # each check takes (name, value)
+
+
+@pytest.mark.parametrize("bad", [5, "a\r\nX-Evil: 1", "a\x00", "x" * 1025])
+def test_check_filter_refuses_non_text_and_header_injection(bad: object) -> None:
+    with pytest.raises(errors.ConfigurationError, match="filter"):
+        check_filter(bad)
+
+
+@pytest.mark.parametrize("bad", ["", "zq9\n", " zq9", "zq\r\n9", 123, b"zq9"])
+def test_check_token_refuses_empty_or_injected_tokens_without_echoing_them(bad: object) -> None:
+    with pytest.raises(errors.ConfigurationError) as info:
+        check_token(bad)
+    if isinstance(bad, str) and bad.strip():
+        assert bad.strip() not in str(info.value)
+
+
+def test_secret_never_shows_its_value() -> None:
+    secret = Secret("s3cr3t-value")
+    assert secret.reveal() == "s3cr3t-value"
+    assert "s3cr3t" not in repr(secret)
+    assert "s3cr3t" not in str(secret)
+    assert "s3cr3t" not in f"{secret}"
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+
+
+@pytest.mark.parametrize(
+    ("url", "kwargs", "expected"),
+    [
+        ("https://api.i3d.net", {}, "https://api.i3d.net"),
+        ("https://api.i3d.net/", {}, "https://api.i3d.net"),
+        ("https://proxy.example/i3d/", {}, "https://proxy.example/i3d"),
+        ("http://127.0.0.1:8080", {}, "http://127.0.0.1:8080"),
+        ("http://localhost:1", {}, "http://localhost:1"),
+        ("http://[::1]:1", {}, "http://[::1]:1"),
+        ("http://api.example", {"allow_insecure_http": True}, "http://api.example"),
+    ],
+)
+def test_check_base_url_accepts_https_and_loopback_http(
+    url: str, kwargs: dict[str, bool], expected: str
+) -> None:
+    assert check_base_url(url, **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.i3d.net",
+        "ftp://api.i3d.net",
+        "api.i3d.net",
+        "https://user:pw@api.i3d.net",
+        "https://api.i3d.net?x=1",
+        None,
+    ],
+)
+def test_check_base_url_refuses_plain_http_and_odd_urls(url: object) -> None:
+    with pytest.raises(errors.ConfigurationError, match="base_url"):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthenticationError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (409, errors.ApiError),
+        (422, errors.BadRequestError),
+        (429, errors.RateLimitError),
+        (500, errors.ServerError),
+        (503, errors.ServerError),
+    ],
+)
+def test_error_from_response_picks_the_class_from_the_status(
+    status: int, cls: type[errors.ApiError]
+) -> None:
+    body = b'{"errorCode": 10001, "errorMessage": "Entity not found", "errors": []}'
+    error = error_from_response(status, body, method="GET", url="https://a/v3/x")
+    assert type(error) is cls
+    assert (error.status, error.error_code, error.error_message) == (
+        status,
+        10001,
+        "Entity not found",
+    )
+    assert "https://a/v3/x" in str(error)
+
+
+def test_error_from_response_reads_the_errors_list() -> None:
+    body = b'{"errorCode": 3, "errorMessage": "Invalid", "errors": [{"property": "id", "message": "must be int"}]}'  # noqa: E501
+    error = error_from_response(400, body, method="GET", url="u")
+    assert error.errors == [("id", "must be int")]
+    assert "id: must be int" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
+        (b"", ""),
+        (b'["not", "an", "object"]', '["not", "an", "object"]'),
+        (b'[{"errorCode": 7, "errorMessage": "wrapped"}]', "wrapped"),
+        (b"line\r\nbreak", "line  break"),
+    ],
+)
+def test_error_from_response_tolerates_bodies_that_are_not_the_error_object(
+    body: bytes, message: str
+) -> None:
+    error = error_from_response(502, body, method="GET", url="u")
+    assert isinstance(error, errors.ServerError)
+    assert error.error_message == message
+
+
+def test_rate_limit_error_carries_retry_after_seconds() -> None:
+    error = error_from_response(429, b"", method="GET", url="u", retry_after="7")
+    assert isinstance(error, errors.RateLimitError)
+    assert error.retry_after == 7.0
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (None, None),
+        ("5", 5.0),
+        ("0.25", 0.25),
+        ("-3", 0.0),
+        ("Wed, 21 Oct 2026 07:28:10 GMT", 10.0),
+        ("garbage", None),
+        ("nan", None),
+    ],
+)
+def test_parse_retry_after_reads_seconds_and_http_dates(
+    value: str | None, seconds: float | None
+) -> None:
+    now = datetime(2026, 10, 21, 7, 28, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now=now) == seconds
+
+
+@pytest.mark.parametrize(
+    ("payload", "ok"),
+    [([{"id": 1}], True), ({"id": 1}, True), ([], False), ([{}, {}], False), ("x", False)],
+)
+def test_expect_single_accepts_the_array_rule_and_a_bare_object(payload: object, ok: bool) -> None:
+    if ok:
+        assert expect_single(payload, url="u") == {"id": 1}
+    else:
+        with pytest.raises(errors.InvalidResponseError):
+            expect_single(payload, url="u")
+
+
+def test_expect_list_refuses_an_object() -> None:
+    with pytest.raises(errors.InvalidResponseError, match="JSON array"):
+        expect_list({"id": 1}, url="u")
+
+
+def _pdf_check(**overrides: object) -> PdfCheck:
+    kwargs: dict[str, object] = {
+        "url": "u",
+        "content_type": "application/pdf",
+        "content_length": None,
+        "max_bytes": 100,
+    }
+    kwargs.update(overrides)
+    return PdfCheck(**kwargs)  # type: ignore[arg-type]  # test table
+
+
+@pytest.mark.parametrize(
+    ("chunks", "overrides", "error"),
+    [
+        ([b"%PDF-1.4 body"], {}, None),
+        ([b"%P", b"DF", b"-1.4"], {}, None),  # magic split across chunks
+        ([b"%PDF-1.4"], {"content_length": 8}, None),
+        ([b"%PDF-1.4"], {"content_type": None}, None),
+        ([b"<html>"], {}, errors.InvalidResponseError),
+        ([b"%P"], {}, errors.InvalidResponseError),  # too short to be a PDF
+        ([b"%PDF-1.4"], {"content_length": 20}, errors.TransportError),  # cut short
+        ([b"%PDF-" + b"x" * 200], {}, errors.InvalidResponseError),  # over max_bytes
+    ],
+)
+def test_pdf_check(
+    chunks: list[bytes], overrides: dict[str, object], error: type[Exception] | None
+) -> None:
+    def run() -> int:
+        check = _pdf_check(**overrides)
+        for chunk in chunks:
+            check.feed(chunk)
+        return check.finish()
+
+    if error is None:
+        assert run() == sum(map(len, chunks))
+    else:
+        with pytest.raises(error):
+            run()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"content_type": "text/html; charset=utf-8"}, {"content_length": 101}],
+)
+def test_pdf_check_refuses_wrong_type_or_oversize_before_any_byte(
+    overrides: dict[str, object],
+) -> None:
+    with pytest.raises(errors.InvalidResponseError):
+        _pdf_check(**overrides)
