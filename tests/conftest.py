@@ -24,4 +24,4 @@ class _CompatClientResponse(ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
-aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]  # test shim
+aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[attr-defined]  # shim

@@ -1,0 +1,58 @@
+"""An embedded fake i3D.net API v3 billing server, for testing code that talks to the API.
+
+It speaks the billing endpoints with the quirks of the real API (string ids in lists, string
+dates and an array-wrapped object in details, ``RANGED-DATA`` windows, a page cap, error
+objects) and can inject faults, add latency, and change its data while a client reads it.
+It uses aiohttp.web only and does not depend on the rest of ``invoice_async``.
+
+Example::
+
+    import aiohttp
+    from invoice_async.testing import FakeI3DServer
+
+    async def main() -> None:
+        server = FakeI3DServer(count=60, page_cap=50)
+        async with server as base_url, aiohttp.ClientSession() as session:
+            async with session.get(
+                f"{base_url}/v3/account/invoice",
+                headers={"PRIVATE-TOKEN": server.token or "", "RANGED-DATA": "start=0,results=100"},
+            ) as resp:
+                items = await resp.json()
+        assert len(items) == 50  # the cap
+        assert server.requests_per_path["list"] == 1
+
+With pytest, add ``pytest_plugins = ["invoice_async.testing.pytest_plugin"]`` to a conftest for
+the ``fake_i3d_server`` and ``fake_i3d_server_factory`` fixtures.
+"""
+
+from ._data import (
+    BASE_TIME,
+    ERROR_CODES,
+    DateStyle,
+    FakeInvoice,
+    error_object,
+    iter_pdf_chunks,
+    make_invoices,
+    make_pdf,
+    to_detail_item,
+    to_list_item,
+)
+from ._server import FAULT_KINDS, ROUTES, FakeI3DServer, FaultKind, RequestRecord
+
+__all__ = [
+    "BASE_TIME",
+    "ERROR_CODES",
+    "FAULT_KINDS",
+    "ROUTES",
+    "DateStyle",
+    "FakeI3DServer",
+    "FakeInvoice",
+    "FaultKind",
+    "RequestRecord",
+    "error_object",
+    "iter_pdf_chunks",
+    "make_invoices",
+    "make_pdf",
+    "to_detail_item",
+    "to_list_item",
+]

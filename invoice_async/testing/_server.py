@@ -1,0 +1,478 @@
+"""The fake i3D.net API v3 billing server: an aiohttp.web application and its owner object."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import secrets
+import socket
+import struct
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Any, Final, Literal
+from urllib.parse import unquote
+
+import attrs
+from aiohttp import web
+
+from ._data import (
+    DateStyle,
+    FakeInvoice,
+    InvoiceStore,
+    encode_json,
+    error_object,
+    iter_pdf_chunks,
+    make_invoices,
+    to_detail_item,
+)
+
+__all__ = ["FAULT_KINDS", "ROUTES", "FakeI3DServer", "FaultKind", "RequestRecord"]
+
+FaultKind = Literal["500", "503", "429", "reset", "truncated"]
+"""A fault the server can inject: an error status, a reset mid-body, or a truncated body."""
+
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("500", "503", "429", "reset", "truncated")
+"""Every fault kind, the default of ``fault_kinds``."""
+
+ROUTES: Final[dict[str, str]] = {
+    "list": "list",
+    "unpaid": "list",
+    "detail": "detail",
+    "detail_by_number": "detail",
+    "pdf": "pdf",
+    "other": "other",
+}
+"""Route name (the keys of ``requests_per_path``) -> endpoint kind (for ``fault_paths``)."""
+
+FaultPaths = str | Collection[str] | Callable[[str, str], bool] | None
+_PREFIX = "/v3/account/invoice"
+_RANGED = re.compile(r"\s*start\s*=\s*(\d{1,12})\s*,\s*results\s*=\s*(\d{1,12})\s*", re.I)
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_CHUNK = 65_536
+
+
+@attrs.frozen(slots=True)
+class RequestRecord:
+    """One answered request in :attr:`FakeI3DServer.log` (never holds the token's value).
+
+    ``path`` is the raw (still percent-encoded) path, ``query`` the raw query string,
+    ``status`` the status line sent (200 for a ``reset``/``truncated`` fault), ``arrived_at``
+    the server clock at arrival, ``early`` whether it came before a Retry-After had elapsed.
+    """
+
+    method: str
+    path: str
+    route: str
+    query: str
+    ranged_data: str | None
+    status: int
+    fault: FaultKind | None
+    arrived_at: float
+    token_ok: bool
+    early: bool
+
+
+@attrs.frozen(slots=True)
+class _Answer:
+    status: int
+    chunks: Iterable[bytes]
+    length: int
+    content_type: str = "application/json"
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+
+def _json(status: int, value: Any) -> _Answer:
+    body = encode_json(value)
+    return _Answer(status, (body,), len(body))
+
+
+def _error(status: int, message: str, prop: str = "", detail: str = "") -> _Answer:
+    return _json(status, error_object(status, message, [(prop, detail)] if prop else []))
+
+
+@attrs.define
+class _Forced:
+    kind: FaultKind
+    endpoint: str | None
+    remaining: int
+
+
+class FakeI3DServer:
+    """An in-process fake of the i3D.net API v3 billing endpoints, with their quirks.
+
+    Use ``async with FakeI3DServer() as base_url:`` (binds 127.0.0.1 on a free port), or
+    :meth:`start`/:meth:`stop`, or run :attr:`app` yourself. Every keyword has a default:
+
+    * ``token``: the required ``PRIVATE-TOKEN`` (``None``: no token required).
+    * ``invoices``, else ``count`` invoices from :func:`make_invoices` with ``seed``.
+    * ``page_cap``: at most this many items per list answer, whatever RANGED-DATA asks.
+    * ``latency``: seconds slept before every answer; ``pdf_size``: bytes per PDF (or a
+      function of the invoice id).
+    * ``wrap_detail``: answer details as ``[ {...} ]``; ``detail_date_style``: ``"iso"`` or
+      ``"unix"`` strings for ``creationDate``/``dueDate``.
+    * ``forbidden_ids`` (403), ``malformed_json_ids`` (broken JSON detail with 200),
+      ``non_pdf_ids`` (HTML instead of a PDF with 200).
+    * ``fault_rate``/``fault_seed``/``fault_kinds``/``fault_paths``: seeded random faults (see
+      :data:`FAULT_KINDS`). ``fault_paths`` is ``None`` (every billing route), a route name
+      or endpoint kind (``"list"``, ``"detail"``, ``"pdf"``, see :data:`ROUTES`), a collection of
+      them, or a predicate ``(route, raw_path) -> bool``. One random draw is made per eligible
+      request (plus one to choose the kind), so faults repeat for a seed and request order.
+    * ``retry_after``: seconds sent in ``Retry-After`` with 429/503 faults; an integral value
+      is sent as ``"1"``, a fractional one as a decimal string such as ``"0.05"``.
+    * ``clock``: time source for arrival times and Retry-After bookkeeping.
+    * ``on_list_request(server, k)``: called before answering the k-th list request (1-based,
+      after the latency, before faults and the token check), e.g. to mutate after request k.
+
+    Order of each answer: latency, list hook, fault, token check (401), then the endpoint.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str | None = "test-token",
+        invoices: Sequence[FakeInvoice] | None = None,
+        count: int = 100,
+        seed: int = 0,
+        page_cap: int | None = None,
+        latency: float = 0.0,
+        pdf_size: int | Callable[[int], int] = 4096,
+        wrap_detail: bool = True,
+        detail_date_style: DateStyle = "iso",
+        forbidden_ids: Collection[int] = (),
+        malformed_json_ids: Collection[int] = (),
+        non_pdf_ids: Collection[int] = (),
+        fault_rate: float = 0.0,
+        fault_seed: int = 0,
+        fault_kinds: Collection[FaultKind] = FAULT_KINDS,
+        fault_paths: FaultPaths = None,
+        retry_after: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_list_request: Callable[[FakeI3DServer, int], None] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        unknown = set(fault_kinds) - set(FAULT_KINDS)
+        if unknown or not fault_kinds or not 0.0 <= fault_rate <= 1.0:
+            raise ValueError(f"bad fault_kinds {sorted(unknown)} or fault_rate {fault_rate}")
+        if page_cap is not None and page_cap < 1:
+            raise ValueError("page_cap must be >= 1")
+        self.token = token
+        """The token the server requires in ``PRIVATE-TOKEN`` (``None``: none required)."""
+        self.page_cap, self.latency, self.pdf_size = page_cap, latency, pdf_size
+        self.wrap_detail, self.detail_date_style = wrap_detail, detail_date_style
+        self.forbidden_ids, self.malformed_json_ids = set(forbidden_ids), set(malformed_json_ids)
+        self.non_pdf_ids, self.retry_after, self.on_list_request = (
+            set(non_pdf_ids),
+            retry_after,
+            on_list_request,
+        )
+        self.fault_rate, self.fault_kinds = (
+            fault_rate,
+            tuple(k for k in FAULT_KINDS if k in fault_kinds),
+        )
+        self._fault_paths, self._fault_rng = fault_paths, random.Random(fault_seed)
+        self._clock, self._host, self._port = clock, host, port
+        self._store = InvoiceStore(
+            make_invoices(count, seed=seed) if invoices is None else invoices, seed=seed
+        )
+        self._forced: list[_Forced] = []
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        self.not_before = float("-inf")
+        """Clock time before which a request counts as early (set by 429/503 answers)."""
+        self.log: list[RequestRecord] = []
+        """Every answered request, in the order the answers finished."""
+        self.requests_per_path: Counter[str] = Counter()
+        """Requests by route name (``"list"``, ``"unpaid"``, ``"detail"``, ...)."""
+        self.requests_per_raw_path: Counter[str] = Counter()
+        """Requests by raw path (without query)."""
+        self.early_requests = 0
+        """Requests that arrived before a Retry-After the server sent had elapsed."""
+        self.in_flight = 0
+        """Requests being handled now (from handler entry until the body is sent)."""
+        self.max_in_flight = 0
+        """The largest :attr:`in_flight` seen."""
+        self.list_requests = 0
+        """List requests (both list routes) received; the ``k`` of ``on_list_request``."""
+        self.app = self._make_app()
+        """The aiohttp.web.Application serving the billing routes."""
+
+    # ----------------------------------------------------------------- data and mutations
+    @property
+    def invoices(self) -> list[FakeInvoice]:
+        """Every current invoice, in list order (newest first)."""
+        return list(self._store.ordered("list"))
+
+    @property
+    def unpaid_invoices(self) -> list[FakeInvoice]:
+        """The invoices of the unpaid list (unpaid, not credit), newest first."""
+        return list(self._store.ordered("unpaid"))
+
+    def insert_at_head(self, n: int = 1) -> list[FakeInvoice]:
+        """Add ``n`` new unpaid invoices with the highest ids and newest dates; return them.
+
+        They appear at the head of both lists, so offsets a reader already used shift by ``n``.
+        """
+        return self._store.insert_at_head(n)
+
+    def pay(self, n: int = 1) -> list[FakeInvoice]:
+        """Mark the first ``n`` invoices of the unpaid list paid (they leave it); return them."""
+        return self._store.pay(n)
+
+    # ---------------------------------------------------------------- faults and stats
+    def fail_next(self, kind: FaultKind, *, endpoint: str | None = None, count: int = 1) -> None:
+        """Answer the next ``count`` requests (to ``endpoint`` only, if given) with fault ``kind``.
+
+        ``endpoint`` is a route name or endpoint kind (see :data:`ROUTES`). Queued faults go
+        before random ones and use no random draw.
+        """
+        if kind not in FAULT_KINDS or count < 1:
+            raise ValueError(f"unknown fault kind {kind!r} or count {count}")
+        if endpoint is not None and endpoint not in ROUTES:
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+        self._forced.append(_Forced(kind, endpoint, count))
+
+    def reset_stats(self) -> None:
+        """Clear the log and every counter, including the count passed to ``on_list_request``."""
+        self.log = []
+        self.requests_per_path.clear()
+        self.requests_per_raw_path.clear()
+        self.early_requests = self.list_requests = 0
+        self.max_in_flight = self.in_flight
+
+    def _pick_fault(self, route: str, path: str) -> FaultKind | None:
+        endpoint = ROUTES[route]
+        for forced in self._forced:
+            if forced.endpoint in (None, route, endpoint):
+                forced.remaining -= 1
+                if not forced.remaining:
+                    self._forced.remove(forced)
+                return forced.kind
+        where = self._fault_paths
+        if self.fault_rate <= 0.0 or route == "other":
+            return None
+        if callable(where):
+            eligible = where(route, path)
+        elif isinstance(where, str):
+            eligible = where in (route, endpoint)
+        else:
+            eligible = where is None or route in where or endpoint in where
+        if eligible and self._fault_rng.random() < self.fault_rate:
+            return self._fault_rng.choice(self.fault_kinds)
+        return None
+
+    # ------------------------------------------------------------------------- the app
+    def _make_app(self) -> web.Application:
+        app = web.Application()
+        for name, path, answer in (
+            ("list", "", self._answer_list),
+            ("unpaid", "/unpaid", self._answer_list),
+            ("detail_by_number", "/number/{number}", self._answer_detail),
+            ("detail", "/{invoice_id}", self._answer_detail),
+            ("pdf", "/{invoice_id}/pdf", self._answer_pdf),
+        ):
+            app.router.add_get(_PREFIX + path, self._handler(name, answer), name=name)
+        app.router.add_route("*", "/{tail:.*}", self._handler("other", self._answer_other))
+        return app
+
+    def _handler(
+        self, route: str, answer: Callable[[web.Request, str], _Answer]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._serve(request, route, answer)
+
+        return handle
+
+    async def _serve(
+        self, request: web.Request, route: str, answer: Callable[[web.Request, str], _Answer]
+    ) -> web.StreamResponse:
+        arrived = self._clock()
+        early = arrived < self.not_before
+        self.early_requests += int(early)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        raw_path = request.raw_path.partition("?")[0]
+        self.requests_per_path[route] += 1
+        self.requests_per_raw_path[raw_path] += 1
+        sent = request.headers.get("PRIVATE-TOKEN")
+        token_ok = self.token is None or (
+            sent is not None and secrets.compare_digest(sent.encode(), self.token.encode())
+        )
+        fault: FaultKind | None = None
+        result = _error(500, "Internal server error")
+        try:
+            if self.latency > 0:
+                await asyncio.sleep(self.latency)
+            if ROUTES[route] == "list":
+                self.list_requests += 1
+                if self.on_list_request is not None:
+                    self.on_list_request(self, self.list_requests)
+            fault = self._pick_fault(route, raw_path)
+            if fault in ("500", "503", "429"):
+                result = self._fault_answer(int(fault))
+            elif not token_ok:
+                result = _error(401, "Unauthorized", "PRIVATE-TOKEN", "missing or invalid API key")
+            else:
+                result = answer(request, route)
+            return await self._send(request, result, fault)
+        finally:
+            self.in_flight -= 1
+            self.log.append(
+                RequestRecord(
+                    method=request.method,
+                    path=raw_path,
+                    route=route,
+                    query=request.query_string,
+                    ranged_data=request.headers.get("RANGED-DATA"),
+                    status=result.status,
+                    fault=fault,
+                    arrived_at=arrived,
+                    token_ok=token_ok,
+                    early=early,
+                )
+            )
+
+    def _fault_answer(self, status: int) -> _Answer:
+        messages = {500: "Internal server error", 503: "Service unavailable"}
+        result = _error(status, messages.get(status, "Too many requests"))
+        if status != 500:
+            seconds = self.retry_after
+            text = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.6f}"
+            result.headers["Retry-After"] = text.rstrip("0").rstrip(".") if "." in text else text
+            self.not_before = self._clock() + seconds
+        return result
+
+    async def _send(
+        self, request: web.Request, result: _Answer, fault: FaultKind | None
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(status=result.status, headers=result.headers)
+        resp.content_type = result.content_type
+        if result.content_type != "application/pdf":
+            resp.charset = "utf-8"
+        resp.content_length = result.length
+        partial = fault in ("reset", "truncated")
+        if partial:
+            resp.force_close()
+        try:
+            await resp.prepare(request)
+            budget = result.length // 2 if partial else result.length
+            for chunk in result.chunks:
+                if budget <= 0:
+                    break
+                await resp.write(chunk[:budget])
+                budget -= len(chunk)
+            if fault == "reset" and request.transport is not None:
+                sock = request.transport.get_extra_info("socket")
+                if sock is not None:  # RST instead of FIN: a real connection reset
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                request.transport.abort()
+            else:
+                await resp.write_eof()
+        except ConnectionError:
+            pass  # the client went away; aiohttp closes the connection
+        return resp
+
+    # ------------------------------------------------------------------- the endpoints
+    def _answer_list(self, request: web.Request, route: str) -> _Answer:
+        ranged = request.headers.get("RANGED-DATA")
+        start, results = 0, 25
+        if ranged is not None:
+            match = _RANGED.fullmatch(ranged)
+            if match is None:
+                return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
+            start, results = int(match[1]), int(match[2])
+        if self.page_cap is not None:
+            results = min(results, self.page_cap)
+        body = self._store.window(route, request.query.get("filter", ""), start, results)
+        return _Answer(200, (body,), len(body))
+
+    def _find(self, request: web.Request, route: str) -> FakeInvoice | _Answer:
+        if route == "detail_by_number":
+            segment = request.raw_path.partition("?")[0].rsplit("/", 1)[-1]
+            found = self._store.by_number.get(unquote(segment))
+            if found is not None and found.id in self.forbidden_ids:
+                return _error(403, "Forbidden", "invoiceNumber", "not accessible with this key")
+            return found or _error(404, "Entity not found", "invoiceNumber", "unknown invoice")
+        raw_id = request.match_info["invoice_id"]
+        if _DIGITS.fullmatch(raw_id) is None:
+            return _error(400, "Invalid invoiceId", "invoiceId", "must be an integer")
+        if int(raw_id) in self.forbidden_ids:
+            return _error(403, "Forbidden", "invoiceId", "not accessible with this key")
+        return self._store.by_id.get(int(raw_id)) or _error(
+            404, "Entity not found", "invoiceId", "unknown invoice"
+        )
+
+    def _answer_detail(self, request: web.Request, route: str) -> _Answer:
+        found = self._find(request, route)
+        if isinstance(found, _Answer):
+            return found
+        if found.id in self.malformed_json_ids:
+            body = f'{"[" if self.wrap_detail else ""}{{"id": {found.id},'.encode()
+            return _Answer(200, (body,), len(body))
+        item = to_detail_item(found, date_style=self.detail_date_style)
+        return _json(200, [item] if self.wrap_detail else item)
+
+    def _answer_pdf(self, request: web.Request, route: str) -> _Answer:
+        found = self._find(request, route)
+        if isinstance(found, _Answer):
+            return found
+        if found.id in self.non_pdf_ids:
+            body = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
+            return _Answer(200, (body,), len(body), "text/html")
+        size = self.pdf_size(found.id) if callable(self.pdf_size) else self.pdf_size
+        headers = {"Content-Disposition": f'attachment; filename="invoice-{found.id}.pdf"'}
+        chunks = iter_pdf_chunks(found.id, size, chunk_size=_CHUNK)
+        return _Answer(200, chunks, size, "application/pdf", headers)
+
+    def _answer_other(self, request: web.Request, route: str) -> _Answer:
+        return _error(404, "Route not found", "path", request.path)
+
+    # ----------------------------------------------------------------------- lifecycle
+    async def start(self) -> str:
+        """Serve on ``host`` (default 127.0.0.1) and ``port`` (default 0: a free one).
+
+        Return the base URL, e.g. ``"http://127.0.0.1:54321"``.
+        """
+        if self._runner is not None:
+            raise RuntimeError("server already started")
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        self._base_url = f"http://{host}:{port}"
+        return self._base_url
+
+    async def stop(self) -> None:
+        """Stop serving and close every connection (a no-op when not started)."""
+        runner, self._runner, self._base_url = self._runner, None, None
+        if runner is not None:
+            await runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        """The base URL while started, like ``"http://127.0.0.1:54321"``."""
+        if self._base_url is None:
+            raise RuntimeError("server not started")
+        return self._base_url
+
+    async def __aenter__(self) -> str:
+        """Start the server and return its base URL."""
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Stop the server."""
+        await self.stop()
+
+    def __repr__(self) -> str:
+        """Show the address and size, never the token."""
+        return f"<FakeI3DServer {self._base_url or 'stopped'} invoices={len(self._store.by_id)}>"

@@ -1,0 +1,363 @@
+"""InvoiceClient against HTTP faked by aioresponses: every endpoint, header, error, argument."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from aioresponses.compat import normalize_url
+from yarl import URL
+
+from invoice_async import InvoiceClient, PaymentStatus, errors
+from tests.test_converter import DETAIL, LIST_ITEM
+
+BASE = "https://api.i3d.net"
+TOKEN = "tok-Zx81-secret"
+LIST_URL = f"{BASE}/v3/account/invoice"
+UNPAID_URL = f"{BASE}/v3/account/invoice/unpaid"
+
+
+@pytest.fixture
+def http() -> Iterator[aioresponses]:
+    with aioresponses() as mocked:
+        yield mocked
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[InvoiceClient]:
+    async with InvoiceClient(TOKEN, page_size=3) as client:
+        yield client
+
+
+def items(*ids: int) -> list[dict[str, Any]]:
+    return [{**LIST_ITEM, "id": str(i)} for i in ids]
+
+
+def sent(http: aioresponses, url: str) -> list[dict[str, Any]]:
+    """The keyword arguments of each request made to ``url``, in order."""
+    key = ("GET", normalize_url(URL(url, encoded=True)))  # aioresponses' own key for a URL
+    return [call.kwargs for call in http.requests.get(key, [])]
+
+
+def all_requests(http: aioresponses) -> int:
+    return sum(len(calls) for calls in http.requests.values())
+
+
+async def test_listing_sends_token_and_ranged_data_headers(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(LIST_URL, payload=items(1, 2, 3))
+    http.get(LIST_URL, payload=[])
+    assert [inv.id async for inv in client.invoices()] == [1, 2, 3]
+    calls = sent(http, LIST_URL)
+    assert [c["headers"]["RANGED-DATA"] for c in calls] == [
+        "start=0,results=3",
+        "start=3,results=3",
+    ]
+    assert all(c["headers"]["PRIVATE-TOKEN"] == TOKEN for c in calls)
+
+
+async def test_paging_follows_short_windows_until_the_empty_one(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    # A server capping windows at 2 while 3 are asked: short windows are not the end.
+    http.get(LIST_URL, payload=items(1, 2))
+    http.get(LIST_URL, payload=items(3, 4))
+    http.get(LIST_URL, payload=items(5))
+    http.get(LIST_URL, payload=[])
+    assert [inv.id async for inv in client.invoices()] == [1, 2, 3, 4, 5]
+    ranges = [c["headers"]["RANGED-DATA"] for c in sent(http, LIST_URL)]
+    assert ranges == [
+        "start=0,results=3",
+        "start=2,results=3",
+        "start=4,results=3",
+        "start=5,results=3",
+    ]
+
+
+async def test_page_size_per_call_overrides_the_client_default(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(UNPAID_URL, payload=[])
+    assert [inv async for inv in client.unpaid_invoices(page_size=50)] == []
+    assert sent(http, UNPAID_URL)[0]["headers"]["RANGED-DATA"] == "start=0,results=50"
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("this is an example", "filter=this%20is%20an%20example"),
+        ("R&D 50% +/- Dédié", "filter=R%26D%2050%25%20%2B%2F-%20D%C3%A9di%C3%A9"),
+    ],
+)
+async def test_unpaid_filter_is_percent_encoded_in_the_query(
+    http: aioresponses, client: InvoiceClient, text: str, query: str
+) -> None:
+    url = f"{UNPAID_URL}?{query}"
+    http.get(URL(url, encoded=True), payload=items(9))
+    http.get(URL(url, encoded=True), payload=[])
+    found = [inv async for inv in client.unpaid_invoices(filter=text)]
+    assert [inv.id for inv in found] == [9]
+    assert len(sent(http, url)) == 2
+    (key,) = http.requests
+    assert key[1].query["filter"] == text  # what the server decodes is the text itself
+
+
+@pytest.mark.parametrize("payload", [[DETAIL], DETAIL], ids=["array-wrapped", "bare"])
+async def test_invoice_detail_accepts_array_wrapped_and_bare_answers(
+    http: aioresponses, client: InvoiceClient, payload: object
+) -> None:
+    http.get(f"{LIST_URL}/123", payload=payload)
+    detail = await client.invoice(123)
+    assert (detail.id, detail.client_number, detail.payment_status) == (
+        123,
+        "C-77",
+        PaymentStatus.UNPAID,
+    )
+    assert sent(http, f"{LIST_URL}/123")[0]["headers"]["PRIVATE-TOKEN"] == TOKEN
+
+
+async def test_invoice_by_number_percent_encodes_the_number_as_one_segment(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    url = f"{LIST_URL}/number/2024%2F0001%20A%3F"
+    http.get(URL(url, encoded=True), payload=[DETAIL])
+    detail = await client.invoice_by_number("2024/0001 A?")
+    assert detail.invoice_number == "2024/0001"
+    assert len(sent(http, url)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthenticationError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (422, errors.BadRequestError),
+        (429, errors.RateLimitError),
+        (500, errors.ServerError),
+        (503, errors.ServerError),
+    ],
+)
+async def test_each_error_status_raises_its_class_with_the_api_error_fields(
+    http: aioresponses, client: InvoiceClient, status: int, cls: type[errors.ApiError]
+) -> None:
+    body = {"errorCode": 10001, "errorMessage": "Entity not found", "errors": []}
+    http.get(f"{LIST_URL}/5", status=status, payload=body, headers={"Retry-After": "3"})
+    with pytest.raises(cls) as info:
+        await client.invoice(5)
+    error = info.value
+    assert (error.status, error.error_code, error.error_message) == (
+        status,
+        10001,
+        "Entity not found",
+    )
+    assert error.url == f"{LIST_URL}/5"
+    if isinstance(error, errors.RateLimitError):
+        assert error.retry_after == 3.0
+
+
+async def test_error_in_the_middle_of_a_listing_raises_after_earlier_items(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(LIST_URL, payload=items(1, 2, 3))
+    http.get(LIST_URL, status=401, payload={"errorCode": 1, "errorMessage": "Key expired"})
+    seen = []
+
+    async def consume() -> None:
+        async for inv in client.invoices():
+            seen.append(inv.id)
+
+    with pytest.raises(errors.AuthenticationError, match="Key expired"):
+        await consume()
+    assert seen == [1, 2, 3]
+
+
+@pytest.mark.parametrize("body", ['{"id": 1,', "<html>oops</html>", ""])
+async def test_malformed_json_is_an_invalid_response(
+    http: aioresponses, client: InvoiceClient, body: str
+) -> None:
+    http.get(f"{LIST_URL}/1", body=body)
+    with pytest.raises(errors.InvalidResponseError, match="not valid JSON"):
+        await client.invoice(1)
+
+
+@pytest.mark.parametrize("payload", [{"not": "a list"}, [1, 2]])
+async def test_wrong_shape_of_a_list_answer_is_an_invalid_response(
+    http: aioresponses, client: InvoiceClient, payload: object
+) -> None:
+    http.get(LIST_URL, payload=payload)
+    listing = client.invoices()
+    with pytest.raises(errors.InvalidResponseError):
+        await anext(listing)
+
+
+async def test_invoice_pdf_returns_the_checked_bytes(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    pdf = b"%PDF-1.4\n...%%EOF\n"
+    http.get(f"{LIST_URL}/7/pdf", body=pdf, content_type="application/pdf")
+    assert await client.invoice_pdf(7) == pdf
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"<html>login</html>", "application/pdf"),
+        (b"%PDF-1.4", "text/html"),
+        (b"", "application/pdf"),
+    ],
+)
+async def test_a_body_that_is_not_a_pdf_is_an_invalid_response(
+    http: aioresponses, client: InvoiceClient, tmp_path: Path, body: bytes, content_type: str
+) -> None:
+    http.get(f"{LIST_URL}/7/pdf", body=body, content_type=content_type, repeat=True)
+    with pytest.raises(errors.InvalidResponseError):
+        await client.invoice_pdf(7)
+    with pytest.raises(errors.InvalidResponseError):
+        await client.download_pdf(7, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_download_pdf_writes_the_whole_file_and_no_temp_file(
+    http: aioresponses, client: InvoiceClient, tmp_path: Path
+) -> None:
+    pdf = b"%PDF-1.4\n" + b"x" * 30_000 + b"%%EOF\n"  # aioresponses feeds it at once: keep it small
+    http.get(f"{LIST_URL}/7/pdf", body=pdf, content_type="application/pdf")
+    path = await client.download_pdf(7, tmp_path)
+    assert path == tmp_path / "invoice_7.pdf"
+    assert path.read_bytes() == pdf
+    assert list(tmp_path.iterdir()) == [path]
+    assert path.stat().st_mode & 0o077 == 0
+
+
+async def test_transport_errors_are_translated_and_chain_nothing(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(f"{LIST_URL}/1", exception=aiohttp.ClientConnectionError("refused"))
+    with pytest.raises(errors.TransportError, match="refused") as info:
+        await client.invoice(1)
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__ is True
+    assert info.value.url == f"{LIST_URL}/1"
+
+
+async def test_a_timeout_is_a_request_timeout_error(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(f"{LIST_URL}/1", exception=TimeoutError())
+    with pytest.raises(errors.RequestTimeoutError):
+        await client.invoice(1)
+
+
+# --- arguments are checked before any request ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"page_size": 0},
+        {"page_size": -1},
+        {"page_size": "x"},
+        {"max_concurrency": 0},
+        {"timeout": -1.0},
+        {"timeout": 0},
+        {"max_retries": -1},
+        {"base_url": "http://api.i3d.net"},
+        {"base_url": "not a url"},
+        {"session": "not a session"},
+    ],
+)
+def test_bad_client_arguments_raise_configuration_error(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        InvoiceClient(TOKEN, **kwargs)
+
+
+def test_empty_token_is_refused() -> None:
+    with pytest.raises(errors.ConfigurationError, match="empty"):
+        InvoiceClient("")
+
+
+def test_token_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("I3D_API_TOKEN", TOKEN)
+    assert "redacted" in repr(InvoiceClient())
+    monkeypatch.delenv("I3D_API_TOKEN")
+    with pytest.raises(errors.ConfigurationError, match="I3D_API_TOKEN"):
+        InvoiceClient()
+
+
+def test_repr_never_shows_the_token() -> None:
+    client = InvoiceClient(TOKEN)
+    assert TOKEN not in repr(client)
+    assert TOKEN not in str(vars(client))
+
+
+@pytest.mark.parametrize("page_size", [0, -1, "x", True])
+async def test_bad_page_size_raises_when_the_listing_is_asked_for(
+    http: aioresponses, client: InvoiceClient, page_size: object
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="page_size"):
+        client.invoices(page_size=page_size)  # type: ignore[arg-type]  # the point of the test
+    with pytest.raises(errors.ConfigurationError, match="page_size"):
+        client.unpaid_invoices(page_size=page_size)  # type: ignore[arg-type]  # idem
+    assert all_requests(http) == 0
+
+
+@pytest.mark.parametrize("invoice_id", [-5, 0, "abc", None, True, 1.5])
+async def test_bad_invoice_id_raises_before_any_request(
+    http: aioresponses, client: InvoiceClient, tmp_path: Path, invoice_id: object
+) -> None:
+    for call in (client.invoice, client.invoice_pdf):
+        with pytest.raises(errors.ConfigurationError, match="invoice id"):
+            await call(invoice_id)  # type: ignore[arg-type]  # the point of the test
+    with pytest.raises(errors.ConfigurationError, match="invoice id"):
+        await client.download_pdf(invoice_id, tmp_path)  # type: ignore[arg-type]  # idem
+    assert all_requests(http) == 0
+
+
+@pytest.mark.parametrize("number", ["", "  ", None, "..", "a\r\nb"])
+async def test_bad_invoice_number_raises_before_any_request(
+    http: aioresponses, client: InvoiceClient, number: object
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="invoice number"):
+        await client.invoice_by_number(number)  # type: ignore[arg-type]  # the point of the test
+    assert all_requests(http) == 0
+
+
+async def test_download_into_a_missing_directory_raises_before_any_request(
+    http: aioresponses, client: InvoiceClient, tmp_path: Path
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="does not exist"):
+        await client.download_pdf(1, tmp_path / "nope")
+    assert all_requests(http) == 0
+
+
+# --- lifecycle ---------------------------------------------------------------------------------
+
+
+async def test_borrowed_session_stays_open_usable_and_unchanged(http: aioresponses) -> None:
+    http.get(f"{LIST_URL}/123", payload=[DETAIL])
+    http.get("https://elsewhere.example/ping", body="pong")
+    async with aiohttp.ClientSession() as session:
+        async with InvoiceClient(TOKEN, session=session) as client:
+            assert (await client.invoice(123)).id == 123
+        assert not session.closed
+        assert "PRIVATE-TOKEN" not in session.headers
+        async with session.get("https://elsewhere.example/ping") as response:
+            assert await response.text() == "pong"
+
+
+async def test_client_works_without_async_with_and_refuses_use_after_close(
+    http: aioresponses,
+) -> None:
+    http.get(f"{LIST_URL}/123", payload=[DETAIL])
+    client = InvoiceClient(TOKEN)
+    assert (await client.invoice(123)).id == 123
+    await client.close()
+    with pytest.raises(errors.ConfigurationError, match="closed"):
+        await client.invoice(123)

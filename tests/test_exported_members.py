@@ -1,0 +1,38 @@
+"""The public API is exactly what __init__ exports, and each public name is documented."""
+
+from __future__ import annotations
+
+import inspect
+
+import invoice_async
+from invoice_async import errors
+
+CONTRACT = {"InvoiceClient", "Invoice", "InvoiceDetail", "PaymentStatus", "PdfDownload", "errors"}
+
+
+def test_all_is_the_documented_contract() -> None:
+    assert set(invoice_async.__all__) == CONTRACT
+    for name in CONTRACT:
+        assert getattr(invoice_async, name) is not None
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in invoice_async.__all__:
+        assert inspect.getdoc(getattr(invoice_async, name)), name
+    for name, member in inspect.getmembers(invoice_async.InvoiceClient):
+        if not name.startswith("_") and callable(member):
+            assert inspect.getdoc(member), f"InvoiceClient.{name}"
+
+
+def test_every_error_derives_from_the_base_and_is_exported() -> None:
+    classes = [getattr(errors, name) for name in errors.__all__]
+    assert all(issubclass(cls, errors.InvoiceAsyncError) for cls in classes)
+    assert issubclass(errors.ConfigurationError, ValueError)
+    for cls in classes:
+        assert cls.__name__ in (errors.__doc__ or ""), cls.__name__
+
+
+def test_package_ships_py_typed() -> None:
+    from importlib.resources import files
+
+    assert files("invoice_async").joinpath("py.typed").is_file()
