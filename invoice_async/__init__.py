@@ -11,12 +11,14 @@ The public API is what ``__all__`` lists; every other module is private.
 
 from . import errors
 from ._client import InvoiceClient
+from ._fanout import Outcome
 from ._models import Invoice, InvoiceDetail, PaymentStatus, PdfDownload
 
 __all__ = [
     "Invoice",
     "InvoiceClient",
     "InvoiceDetail",
+    "Outcome",
     "PaymentStatus",
     "PdfDownload",
     "errors",

@@ -3,24 +3,36 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Literal, Self, TypeVar, overload
 
 import aiohttp
 
 from . import _protocol, errors
 from ._converter import structure_detail, structure_invoice
-from ._files import pdf_file_name, write_atomically
+from ._fanout import OnError, Outcome, bounded_map
+from ._files import complete_pdf_size, pdf_file_name, write_atomically
 from ._models import Invoice, InvoiceDetail, PdfDownload
 from ._paging import iterate_windows
 from ._session import HttpSession
+from ._throttle import Throttle
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
 
 InvoiceRef = int | Invoice | InvoiceDetail
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class InvoiceClient:
@@ -35,8 +47,9 @@ class InvoiceClient:
         base_url: the API's base URL; ``https`` unless the host is loopback or
             ``allow_insecure_http`` is set.
         page_size: items asked per ``RANGED-DATA`` window.
-        max_concurrency: the most requests this client has in flight at once, and the
-            default bound of its fan-out helpers.
+        max_concurrency: the most requests this client has in flight at once (its connection
+            pool has exactly this many connections), and the default bound of its fan-out
+            helpers.
         timeout: seconds allowed for each request, body included.
         max_retries: how often a failed idempotent request is tried again.
         session: an ``aiohttp.ClientSession`` to borrow. It is used as it is: never closed, and
@@ -44,6 +57,8 @@ class InvoiceClient:
         allow_insecure_http: allow a plain ``http`` base URL to a non-loopback host.
         max_response_bytes: the largest JSON answer accepted.
         max_pdf_bytes: the largest PDF accepted.
+        max_per_second: if set, request starts are spaced so the whole client sends at most
+            this many requests per second (an API key has rate limits).
     """
 
     def __init__(
@@ -59,6 +74,7 @@ class InvoiceClient:
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES,
+        max_per_second: float | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get(_protocol.TOKEN_ENV_VAR)
@@ -74,14 +90,17 @@ class InvoiceClient:
         self._max_retries = _protocol.check_non_negative_int("max_retries", max_retries)
         self._max_pdf_bytes = _protocol.check_positive_int("max_pdf_bytes", max_pdf_bytes)
         max_json = _protocol.check_positive_int("max_response_bytes", max_response_bytes)
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise errors.ConfigurationError("session must be an aiohttp.ClientSession or None")
+        if max_per_second is not None:
+            max_per_second = _protocol.check_positive_seconds("max_per_second", max_per_second)
+        if session is not None:
+            _check_borrowed_session(session, self._max_concurrency)
         self._http = HttpSession(
             base_url=self._base_url,
             token=secret,
             timeout=self._timeout,
             connection_limit=self._max_concurrency,
             max_json_bytes=max_json,
+            throttle=Throttle(max_per_second),
             session=session,
         )
 
@@ -177,6 +196,166 @@ class InvoiceClient:
         raw = _protocol.expect_single(answer.payload, url=answer.url)
         return structure_detail(raw, url=answer.url)
 
+    # --- many invoices at once ---------------------------------------------------------------
+
+    def _limit(self, concurrency: object) -> int:
+        if concurrency is None:
+            return self._max_concurrency
+        limit = _protocol.check_positive_int("concurrency", concurrency)
+        if limit > self._max_concurrency:
+            raise errors.ConfigurationError(
+                f"concurrency={limit} is above the client's max_concurrency="
+                f"{self._max_concurrency}; raise max_concurrency on the client"
+            )
+        return limit
+
+    @overload
+    def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T] | AsyncIterable[T],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: Literal["raise"] = "raise",
+    ) -> AsyncGenerator[R, None]: ...
+
+    @overload
+    def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T] | AsyncIterable[T],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: Literal["yield"],
+    ) -> AsyncGenerator[Outcome[T, R], None]: ...
+
+    def map(
+        self,
+        fn: Callable[[T], Awaitable[R]],
+        items: Iterable[T] | AsyncIterable[T],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: OnError = "raise",
+    ) -> AsyncGenerator[Any, None]:
+        """Run ``await fn(item)`` for every item, at most ``concurrency`` at once.
+
+        This is the loop behind :meth:`invoice_details` and :meth:`download_pdfs`, for your own
+        coroutines. ``items`` may be any iterable or async iterable, of any length: an item is
+        pulled only when a slot is free, so memory does not grow with the input.
+
+        Results are yielded as they complete, or in input order with ``ordered=True``.
+        With ``on_error="raise"`` (the default) the first error cancels the calls in flight,
+        waits for them, and is raised after the results completed before it. With
+        ``on_error="yield"`` each item gives an :class:`Outcome` (``.item``, ``.result``,
+        ``.error``) and one failure does not stop the rest.
+
+        Wrap the iterator in ``contextlib.aclosing()`` to stop early: leaving the ``async
+        with`` block cancels and awaits the calls in flight. Cancelling the consuming task
+        does the same.
+
+        Raises ConfigurationError at once for a bad argument (``concurrency`` must be between
+        1 and the client's ``max_concurrency``).
+        """
+        limit = self._limit(concurrency)
+        mode = _check_on_error(on_error)
+        _check_items(items, "items")
+        return bounded_map(fn, items, limit=limit, ordered=ordered, on_error=mode)
+
+    @overload
+    def invoice_details(
+        self,
+        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: Literal["raise"] = "raise",
+    ) -> AsyncGenerator[InvoiceDetail, None]: ...
+
+    @overload
+    def invoice_details(
+        self,
+        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: Literal["yield"],
+    ) -> AsyncGenerator[Outcome[InvoiceRef, InvoiceDetail], None]: ...
+
+    def invoice_details(
+        self,
+        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: OnError = "raise",
+    ) -> AsyncGenerator[Any, None]:
+        """The detail of every invoice in ``ids``, at most ``concurrency`` requests at once.
+
+        ``ids`` holds invoice ids (or Invoice objects), from any iterable or async iterable,
+        e.g. ``(inv.id async for inv in client.unpaid_invoices())``. Ordering, failure policy
+        and early stop as :meth:`map`; a bad id raises (or is yielded as) ConfigurationError
+        before its request.
+        """
+
+        async def fetch(ref: InvoiceRef) -> InvoiceDetail:
+            return await self.invoice(_invoice_ref(ref)[0])
+
+        _check_items(ids, "ids")
+        return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
+
+    @overload
+    def download_pdfs(
+        self,
+        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
+        directory: str | os.PathLike[str],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: Literal["raise"] = "raise",
+        skip_existing: bool = False,
+    ) -> AsyncGenerator[PdfDownload, None]: ...
+
+    @overload
+    def download_pdfs(
+        self,
+        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
+        directory: str | os.PathLike[str],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: Literal["yield"],
+        skip_existing: bool = False,
+    ) -> AsyncGenerator[Outcome[InvoiceRef, PdfDownload], None]: ...
+
+    def download_pdfs(
+        self,
+        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
+        directory: str | os.PathLike[str],
+        *,
+        concurrency: int | None = None,
+        ordered: bool = False,
+        on_error: OnError = "raise",
+        skip_existing: bool = False,
+    ) -> AsyncGenerator[Any, None]:
+        """Stream the PDF of every invoice in ``ids`` into ``directory``; yields PdfDownload.
+
+        Each file is written as :meth:`download_pdf` writes it (temp file, checks, fsync,
+        rename; mode 0o600), so an error or a cancellation leaves no partial file. Pass
+        Invoice objects to name files after their numbers. With ``skip_existing=True`` an
+        invoice whose file is already there (a complete PDF, since files only appear whole)
+        is not fetched again. Ordering, failure policy and early stop as :meth:`map`.
+        """
+        folder = _check_directory(directory)
+
+        async def fetch(ref: InvoiceRef) -> PdfDownload:
+            return await self._download(ref, folder, skip_existing=skip_existing)
+
+        _check_items(ids, "ids")
+        return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
+
     # --- PDFs -------------------------------------------------------------------------------
 
     async def invoice_pdf(self, invoice_id: int) -> bytes:
@@ -210,9 +389,13 @@ class InvoiceClient:
         download = await self._download(invoice, _check_directory(directory))
         return download.path
 
-    async def _download(self, invoice: InvoiceRef, directory: Path) -> PdfDownload:
+    async def _download(
+        self, invoice: InvoiceRef, directory: Path, *, skip_existing: bool = False
+    ) -> PdfDownload:
         invoice_id, number = _invoice_ref(invoice)
         target = directory / pdf_file_name(invoice_id, number)
+        if skip_existing and (size := complete_pdf_size(target)) is not None:
+            return PdfDownload(invoice_id=invoice_id, path=target, size=size)
         async with self._http.stream(_protocol.pdf_path(invoice_id)) as body:
             check = _protocol.PdfCheck(
                 url=body.url,
@@ -229,6 +412,31 @@ class InvoiceClient:
 
             size = await write_atomically(target, checked())
         return PdfDownload(invoice_id=invoice_id, path=target, size=size)
+
+
+def _check_on_error(on_error: object) -> OnError:
+    if on_error not in ("raise", "yield"):
+        raise errors.ConfigurationError(f"on_error must be 'raise' or 'yield', got {on_error!r}")
+    return on_error
+
+
+def _check_items(items: object, name: str) -> None:
+    if not isinstance(items, Iterable | AsyncIterable) or isinstance(items, str | bytes):
+        raise errors.ConfigurationError(f"{name} must be an iterable or async iterable of ids")
+
+
+def _check_borrowed_session(session: object, max_concurrency: int) -> None:
+    if not isinstance(session, aiohttp.ClientSession):
+        raise errors.ConfigurationError("session must be an aiohttp.ClientSession or None")
+    connector = session.connector
+    if connector is None:
+        return
+    limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
+    if limits and min(limits) < max_concurrency:
+        raise errors.ConfigurationError(
+            f"the borrowed session's connector allows {min(limits)} connections, fewer than "
+            f"max_concurrency={max_concurrency}: lower max_concurrency or raise its limit"
+        )
 
 
 def _invoice_ref(invoice: object) -> tuple[int, str | None]:

@@ -37,6 +37,21 @@ def pdf_file_name(invoice_id: int, invoice_number: str | None) -> str:
     return f"{stem}_{invoice_id}.pdf"
 
 
+def complete_pdf_size(path: Path) -> int | None:
+    """The size of the PDF at ``path`` if a whole one is there, else None.
+
+    Files only ever appear whole (see ``write_atomically``); the magic is checked too, so a
+    file put there by something else is fetched again rather than trusted.
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.read(5)
+            size = os.fstat(file.fileno()).st_size
+    except OSError:
+        return None
+    return size if head == b"%PDF-" else None
+
+
 async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
     """Write ``chunks`` to ``target`` all or nothing; returns the number of bytes written.
 

@@ -16,6 +16,7 @@ from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 from yarl import URL
 
 from . import _protocol, errors
+from ._throttle import Throttle
 
 _CHUNK_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024
@@ -94,6 +95,7 @@ class HttpSession:
         timeout: float,
         connection_limit: int,
         max_json_bytes: int,
+        throttle: Throttle,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._base_url = base_url
@@ -102,6 +104,7 @@ class HttpSession:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connection_limit = connection_limit
         self._max_json_bytes = max_json_bytes
+        self._throttle = throttle
         self._borrowed = session
         self._owned: aiohttp.ClientSession | None = None
         self._closed = False
@@ -148,8 +151,10 @@ class HttpSession:
     ) -> AsyncIterator[tuple[aiohttp.ClientResponse, str]]:
         url = self.url(path, query)
         headers = {**headers, _protocol.TOKEN_HEADER: self._token.reveal()}
+        session = self._session()
+        await self._throttle.wait()
         try:
-            async with self._session().get(
+            async with session.get(
                 URL(url, encoded=True),
                 headers=headers,
                 timeout=self._timeout,

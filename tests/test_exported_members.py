@@ -7,7 +7,15 @@ import inspect
 import invoice_async
 from invoice_async import errors
 
-CONTRACT = {"InvoiceClient", "Invoice", "InvoiceDetail", "PaymentStatus", "PdfDownload", "errors"}
+CONTRACT = {
+    "InvoiceClient",
+    "Invoice",
+    "InvoiceDetail",
+    "Outcome",
+    "PaymentStatus",
+    "PdfDownload",
+    "errors",
+}
 
 
 def test_all_is_the_documented_contract() -> None:

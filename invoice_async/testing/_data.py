@@ -328,7 +328,7 @@ class InvoiceStore:
 
 
 _PDF_HEADER = b"%PDF-1.4\n"
-_PDF_EOF = b"%%EOF\n"
+_PDF_EOF = b"\n%%EOF\n"
 
 
 def _pdf_parts(invoice_id: int) -> tuple[bytes, bytes]:

@@ -48,7 +48,6 @@ ROUTES: Final[dict[str, str]] = {
 
 FaultPaths = str | Collection[str] | Callable[[str, str], bool] | None
 _PREFIX = "/v3/account/invoice"
-_RANGED = re.compile(r"\s*start\s*=\s*(\d{1,12})\s*,\s*results\s*=\s*(\d{1,12})\s*", re.I)
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _CHUNK = 65_536
 
@@ -90,6 +89,19 @@ def _json(status: int, value: Any) -> _Answer:
 
 def _error(status: int, message: str, prop: str = "", detail: str = "") -> _Answer:
     return _json(status, error_object(status, message, [(prop, detail)] if prop else []))
+
+
+def _parse_ranged(value: str) -> tuple[int, int] | None:
+    """``"start=<offset>,results=<count>"`` (either order, spaces allowed) or None."""
+    fields: dict[str, int] = {}
+    for part in value.split(","):
+        key, _, number = part.partition("=")
+        if _DIGITS.fullmatch(number.strip()) is None:
+            return None
+        fields[key.strip().lower()] = int(number)
+    if fields.keys() != {"start", "results"} or value.count(",") != 1:
+        return None
+    return fields["start"], fields["results"]
 
 
 @attrs.define
@@ -324,7 +336,7 @@ class FakeI3DServer:
                     method=request.method,
                     path=raw_path,
                     route=route,
-                    query=request.query_string,
+                    query=request.rel_url.raw_query_string,
                     ranged_data=request.headers.get("RANGED-DATA"),
                     status=result.status,
                     fault=fault,
@@ -377,12 +389,10 @@ class FakeI3DServer:
     # ------------------------------------------------------------------- the endpoints
     def _answer_list(self, request: web.Request, route: str) -> _Answer:
         ranged = request.headers.get("RANGED-DATA")
-        start, results = 0, 25
-        if ranged is not None:
-            match = _RANGED.fullmatch(ranged)
-            if match is None:
-                return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
-            start, results = int(match[1]), int(match[2])
+        window = (0, 25) if ranged is None else _parse_ranged(ranged)
+        if window is None:
+            return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
+        start, results = window
         if self.page_cap is not None:
             results = min(results, self.page_cap)
         body = self._store.window(route, request.query.get("filter", ""), start, results)
