@@ -20,6 +20,7 @@ cancels and awaits every call still running, so no task outlives it.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Generic, Literal, TypeVar
 
@@ -102,12 +103,20 @@ async def bounded_map(
     """Yield ``fn(item)`` for each item, at most ``limit`` at once. See the module docstring."""
     source: _Source[T] = _Source(items)
     running: dict[asyncio.Future[R], tuple[int, T]] = {}
-    finished: dict[int, tuple[T, asyncio.Future[R]]] = {}  # by input position
+    finished: dict[int, tuple[T, asyncio.Future[R]]] = {}  # by position, in completion order
+    completed: deque[asyncio.Future[Any]] = deque()  # filled by done callbacks, in order
+    wake = asyncio.Event()
     started = next_out = 0
+
+    def on_done(future: asyncio.Future[Any]) -> None:
+        completed.append(future)
+        wake.set()
 
     def start(item: T) -> None:
         nonlocal started
-        running[asyncio.ensure_future(fn(item))] = (started, item)
+        future = asyncio.ensure_future(fn(item))
+        future.add_done_callback(on_done)
+        running[future] = (started, item)
         started += 1
 
     try:
@@ -122,25 +131,27 @@ async def bounded_map(
                 got, item = source.pull_now()
                 if got:
                     start(item)  # type: ignore[arg-type]  # got=True means an item
+                elif source.pending is not None:
+                    source.pending.add_done_callback(on_done)
             if not running and source.pending is None:
                 break
-            waiting: set[asyncio.Future[Any]] = set(running)
-            if source.pending is not None:
-                waiting.add(source.pending)
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if not completed:
+                wake.clear()
+                await wake.wait()
             failure: BaseException | None = None
-            if source.pending is not None and source.pending in done:
-                try:
-                    got, item = source.take_pulled()
-                except Exception as exc:  # noqa: BLE001  # the input failed: raised once results are out
-                    failure = exc
-                else:
-                    if got:
-                        start(item)  # type: ignore[arg-type]  # got=True means an item
-            for task in done:
-                if task in running:
-                    position, item = running.pop(task)
-                    finished[position] = (item, task)
+            while completed:
+                future = completed.popleft()
+                if future is source.pending:
+                    try:
+                        got, item = source.take_pulled()
+                    except Exception as exc:  # noqa: BLE001  # input failed: raised after results
+                        failure = exc
+                    else:
+                        if got:
+                            start(item)  # type: ignore[arg-type]  # got=True means an item
+                elif future in running:
+                    position, item = running.pop(future)
+                    finished[position] = (item, future)
             # Hand out what may go out now: all of it, or what is next in input order.
             if ordered:
                 ready = []
@@ -148,7 +159,7 @@ async def bounded_map(
                     ready.append(next_out)
                     next_out += 1
             else:
-                ready = sorted(finished)
+                ready = list(finished)
             for position in ready:
                 item, task = finished.pop(position)
                 error = task.exception()
@@ -162,7 +173,6 @@ async def bounded_map(
                     if ordered:  # nothing after it may go out in input order
                         break
             if failure is not None:
-                await _cancel_all([*running, source.pending])
                 raise failure
     finally:
         await _cancel_all([*running, source.pending])
