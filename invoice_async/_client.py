@@ -395,7 +395,7 @@ class InvoiceClient:
         invoice_id, number = _invoice_ref(invoice)
         target = directory / pdf_file_name(invoice_id, number)
         if skip_existing and (size := complete_pdf_size(target)) is not None:
-            return PdfDownload(invoice_id=invoice_id, path=target, size=size)
+            return PdfDownload(invoice_id=invoice_id, path=target, size=size, skipped=True)
         async with self._http.stream(_protocol.pdf_path(invoice_id)) as body:
             check = _protocol.PdfCheck(
                 url=body.url,

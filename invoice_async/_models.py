@@ -78,8 +78,13 @@ class InvoiceDetail:
 
 @attrs.frozen(slots=True)
 class PdfDownload:
-    """A PDF written to disk: the invoice it belongs to, where it is, and its size in bytes."""
+    """A PDF on disk: the invoice it belongs to, where it is, and its size in bytes.
+
+    ``skipped`` is True when the file was already there and was not fetched again
+    (``download_pdfs(..., skip_existing=True)``).
+    """
 
     invoice_id: int
     path: Path
     size: int
+    skipped: bool = False

@@ -27,20 +27,27 @@ the ``fake_i3d_server`` and ``fake_i3d_server_factory`` fixtures.
 
 from ._data import (
     BASE_TIME,
+    DEFAULT_TOKEN,
     ERROR_CODES,
+    FAULT_KINDS,
+    ROUTES,
     DateStyle,
     FakeInvoice,
+    FaultKind,
+    RequestRecord,
     error_object,
     iter_pdf_chunks,
     make_invoices,
     make_pdf,
+    parse_ranged_data,
     to_detail_item,
     to_list_item,
 )
-from ._server import FAULT_KINDS, ROUTES, FakeI3DServer, FaultKind, RequestRecord
+from ._server import FakeI3DServer
 
 __all__ = [
     "BASE_TIME",
+    "DEFAULT_TOKEN",
     "ERROR_CODES",
     "FAULT_KINDS",
     "ROUTES",
@@ -53,6 +60,7 @@ __all__ = [
     "iter_pdf_chunks",
     "make_invoices",
     "make_pdf",
+    "parse_ranged_data",
     "to_detail_item",
     "to_list_item",
 ]

@@ -1,4 +1,4 @@
-"""Deterministic fake invoices, their JSON shapes and fake PDF bytes.
+"""Deterministic fake invoices, their JSON shapes, fake PDF bytes, and the server's records.
 
 Everything here is a pure function of its arguments (a seed, an invoice id), so a test can
 rebuild exactly what the fake server answers.
@@ -12,21 +12,27 @@ import random
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
 __all__ = [
     "BASE_TIME",
+    "DEFAULT_TOKEN",
     "ERROR_CODES",
+    "FAULT_KINDS",
+    "ROUTES",
     "DateStyle",
     "FakeInvoice",
+    "FaultKind",
     "InvoiceStore",
+    "RequestRecord",
     "encode_json",
     "error_object",
     "iter_pdf_chunks",
     "make_invoices",
     "make_pdf",
+    "parse_ranged_data",
     "to_detail_item",
     "to_list_item",
 ]
@@ -34,13 +40,16 @@ __all__ = [
 BASE_TIME = 1_704_067_200
 """Creation date (Unix seconds) of invoice id 1 in generated data: 2024-01-01T00:00:00Z."""
 
+DEFAULT_TOKEN = "test-token"  # noqa: S105  # a fake server's well-known test token, no secret
+"""The ``PRIVATE-TOKEN`` a :class:`FakeI3DServer` requires unless told otherwise."""
+
 _ID_SPACING = 1_800  # seconds between the creation slots of consecutive ids
 _DAY = 86_400
 
 DateStyle = Literal["iso", "unix"]
 """How detail answers spell `creationDate`/`dueDate`: ISO 8601 with offset, or Unix seconds."""
 
-ERROR_CODES: dict[int, int] = {
+ERROR_CODES: Final[dict[int, int]] = {
     400: 10_400,
     401: 10_401,
     403: 10_403,
@@ -50,6 +59,65 @@ ERROR_CODES: dict[int, int] = {
     503: 10_503,
 }
 """The `errorCode` the fake server puts in its error object, by HTTP status."""
+
+
+FaultKind = Literal["500", "503", "429", "reset", "truncated"]
+"""A fault the server can inject: an error status, a reset mid-body, or a truncated body."""
+
+FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("500", "503", "429", "reset", "truncated")
+"""Every fault kind, the default of ``fault_kinds``."""
+
+ROUTES: Final[dict[str, str]] = {
+    "list": "list",
+    "unpaid": "list",
+    "detail": "detail",
+    "detail_by_number": "detail",
+    "pdf": "pdf",
+    "other": "other",
+}
+"""Route name (the keys of ``requests_per_path``) -> endpoint kind (for ``fault_paths``)."""
+
+
+@attrs.frozen(slots=True)
+class RequestRecord:
+    """One answered request in :attr:`FakeI3DServer.log` (never holds the token's value).
+
+    ``path`` is the raw (still percent-encoded) path, ``query`` the raw query string,
+    ``status`` the status line sent (200 for a ``reset``/``truncated`` fault; 0 when the
+    request was cancelled before any answer, e.g. by :meth:`FakeI3DServer.stop`), ``arrived_at``
+    the server clock at arrival, ``early`` whether it came before a Retry-After had elapsed.
+    """
+
+    method: str
+    path: str
+    route: str
+    query: str
+    ranged_data: str | None
+    status: int
+    fault: FaultKind | None
+    arrived_at: float
+    token_ok: bool
+    early: bool
+
+
+def _is_digits(text: str) -> bool:
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
+def parse_ranged_data(value: str) -> tuple[int, int] | None:
+    """Parse a ``RANGED-DATA`` value ``"start=<offset>,results=<count>"`` into (start, results).
+
+    Either order and spaces around the parts are accepted; anything else gives ``None``.
+    """
+    fields: dict[str, int] = {}
+    for part in value.split(","):
+        key, _, number = part.partition("=")
+        if not _is_digits(number.strip()):
+            return None
+        fields[key.strip().lower()] = int(number)
+    if fields.keys() != {"start", "results"} or value.count(",") != 1:
+        return None
+    return fields["start"], fields["results"]
 
 
 @attrs.frozen(slots=True)
@@ -113,11 +181,11 @@ _TERMS = (14, 30, 30, 60)
 def _build(rng: random.Random, invoice_id: int, client_number: str, unpaid: bool) -> FakeInvoice:
     creation = BASE_TIME + (invoice_id - 1) * _ID_SPACING + rng.randrange(_ID_SPACING)
     is_credit = not unpaid and rng.random() < 0.1
-    pick = rng.randrange(10_000)
-    template = (_CREDIT_DESCRIPTIONS if is_credit else _DESCRIPTIONS)[
-        pick % (2 if is_credit else 10)
-    ]
-    description = template.format(n=pick % 97 + 1, cpu=_CPUS[pick % 4], game=_GAMES[pick % 5])
+    pick = rng.getrandbits(30)  # independent bit fields pick the template and its values
+    templates = _CREDIT_DESCRIPTIONS if is_credit else _DESCRIPTIONS
+    description = templates[(pick & 0xFF) % len(templates)].format(
+        n=(pick >> 8 & 0xFF) % 97 + 1, cpu=_CPUS[pick >> 16 & 3], game=_GAMES[(pick >> 18) % 5]
+    )
     currency, sign = _CURRENCIES[rng.randrange(5)]
     vat_percentage = _VAT[rng.randrange(5)]
     excl = rng.randrange(100, 500_000)

@@ -4,73 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 import secrets
 import socket
 import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from typing import Any, Final, Literal
+from typing import Any
 from urllib.parse import unquote
 
 import attrs
 from aiohttp import web
 
 from ._data import (
+    DEFAULT_TOKEN,
+    FAULT_KINDS,
+    ROUTES,
     DateStyle,
     FakeInvoice,
+    FaultKind,
     InvoiceStore,
+    RequestRecord,
+    _is_digits,
     encode_json,
     error_object,
     iter_pdf_chunks,
     make_invoices,
+    parse_ranged_data,
     to_detail_item,
 )
 
-__all__ = ["FAULT_KINDS", "ROUTES", "FakeI3DServer", "FaultKind", "RequestRecord"]
+__all__ = ["FakeI3DServer"]
 
-FaultKind = Literal["500", "503", "429", "reset", "truncated"]
-"""A fault the server can inject: an error status, a reset mid-body, or a truncated body."""
-
-FAULT_KINDS: Final[tuple[FaultKind, ...]] = ("500", "503", "429", "reset", "truncated")
-"""Every fault kind, the default of ``fault_kinds``."""
-
-ROUTES: Final[dict[str, str]] = {
-    "list": "list",
-    "unpaid": "list",
-    "detail": "detail",
-    "detail_by_number": "detail",
-    "pdf": "pdf",
-    "other": "other",
-}
-"""Route name (the keys of ``requests_per_path``) -> endpoint kind (for ``fault_paths``)."""
-
-FaultPaths = str | Collection[str] | Callable[[str, str], bool] | None
+_FaultPaths = str | Collection[str] | Callable[[str, str], bool] | None
 _PREFIX = "/v3/account/invoice"
-_DIGITS = re.compile(r"[0-9]{1,18}")
 _CHUNK = 65_536
-
-
-@attrs.frozen(slots=True)
-class RequestRecord:
-    """One answered request in :attr:`FakeI3DServer.log` (never holds the token's value).
-
-    ``path`` is the raw (still percent-encoded) path, ``query`` the raw query string,
-    ``status`` the status line sent (200 for a ``reset``/``truncated`` fault), ``arrived_at``
-    the server clock at arrival, ``early`` whether it came before a Retry-After had elapsed.
-    """
-
-    method: str
-    path: str
-    route: str
-    query: str
-    ranged_data: str | None
-    status: int
-    fault: FaultKind | None
-    arrived_at: float
-    token_ok: bool
-    early: bool
 
 
 @attrs.frozen(slots=True)
@@ -89,19 +57,6 @@ def _json(status: int, value: Any) -> _Answer:
 
 def _error(status: int, message: str, prop: str = "", detail: str = "") -> _Answer:
     return _json(status, error_object(status, message, [(prop, detail)] if prop else []))
-
-
-def _parse_ranged(value: str) -> tuple[int, int] | None:
-    """``"start=<offset>,results=<count>"`` (either order, spaces allowed) or None."""
-    fields: dict[str, int] = {}
-    for part in value.split(","):
-        key, _, number = part.partition("=")
-        if _DIGITS.fullmatch(number.strip()) is None:
-            return None
-        fields[key.strip().lower()] = int(number)
-    if fields.keys() != {"start", "results"} or value.count(",") != 1:
-        return None
-    return fields["start"], fields["results"]
 
 
 @attrs.define
@@ -143,7 +98,7 @@ class FakeI3DServer:
     def __init__(
         self,
         *,
-        token: str | None = "test-token",
+        token: str | None = DEFAULT_TOKEN,
         invoices: Sequence[FakeInvoice] | None = None,
         count: int = 100,
         seed: int = 0,
@@ -158,7 +113,7 @@ class FakeI3DServer:
         fault_rate: float = 0.0,
         fault_seed: int = 0,
         fault_kinds: Collection[FaultKind] = FAULT_KINDS,
-        fault_paths: FaultPaths = None,
+        fault_paths: _FaultPaths = None,
         retry_after: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         on_list_request: Callable[[FakeI3DServer, int], None] | None = None,
@@ -310,10 +265,11 @@ class FakeI3DServer:
         self.requests_per_raw_path[raw_path] += 1
         sent = request.headers.get("PRIVATE-TOKEN")
         token_ok = self.token is None or (
-            sent is not None and secrets.compare_digest(sent.encode(), self.token.encode())
+            sent is not None
+            and secrets.compare_digest(sent.encode(errors="surrogateescape"), self.token.encode())
         )
         fault: FaultKind | None = None
-        result = _error(500, "Internal server error")
+        status = 0  # logged when the request is cancelled before an answer (server stopping)
         try:
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
@@ -328,7 +284,11 @@ class FakeI3DServer:
                 result = _error(401, "Unauthorized", "PRIVATE-TOKEN", "missing or invalid API key")
             else:
                 result = answer(request, route)
+            status = result.status
             return await self._send(request, result, fault)
+        except Exception:
+            status = 500  # a bug or a raising on_list_request hook: aiohttp answers 500
+            raise
         finally:
             self.in_flight -= 1
             self.log.append(
@@ -338,7 +298,7 @@ class FakeI3DServer:
                     route=route,
                     query=request.rel_url.raw_query_string,
                     ranged_data=request.headers.get("RANGED-DATA"),
-                    status=result.status,
+                    status=status,
                     fault=fault,
                     arrived_at=arrived,
                     token_ok=token_ok,
@@ -370,6 +330,8 @@ class FakeI3DServer:
         try:
             await resp.prepare(request)
             budget = result.length // 2 if partial else result.length
+            if request.method == "HEAD":
+                budget = 0
             for chunk in result.chunks:
                 if budget <= 0:
                     break
@@ -389,7 +351,7 @@ class FakeI3DServer:
     # ------------------------------------------------------------------- the endpoints
     def _answer_list(self, request: web.Request, route: str) -> _Answer:
         ranged = request.headers.get("RANGED-DATA")
-        window = (0, 25) if ranged is None else _parse_ranged(ranged)
+        window = (0, 25) if ranged is None else parse_ranged_data(ranged)
         if window is None:
             return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
         start, results = window
@@ -406,7 +368,7 @@ class FakeI3DServer:
                 return _error(403, "Forbidden", "invoiceNumber", "not accessible with this key")
             return found or _error(404, "Entity not found", "invoiceNumber", "unknown invoice")
         raw_id = request.match_info["invoice_id"]
-        if _DIGITS.fullmatch(raw_id) is None:
+        if not _is_digits(raw_id):
             return _error(400, "Invalid invoiceId", "invoiceId", "must be an integer")
         if int(raw_id) in self.forbidden_ids:
             return _error(403, "Forbidden", "invoiceId", "not accessible with this key")

@@ -1,0 +1,277 @@
+"""The bulk export job behind ``invoice-async export``; it uses the public API only.
+
+Phases: list the invoices (all, or unpaid with a filter) into ``invoices.<fmt>``; then fetch
+every detail into ``details.<fmt>``; then stream every PDF into ``pdf/``. Details and PDFs go
+through the client's bounded fan-out in per-item mode, so one broken invoice is recorded in the
+manifest and the rest goes on. Every file appears whole or not at all (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import attrs
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from . import Invoice, InvoiceClient, InvoiceDetail, PdfDownload
+
+Format = Literal["jsonl", "csv"]
+MANIFEST = "manifest.json"
+# Cells starting with these are read as formulas by spreadsheets (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@attrs.define
+class ExportOptions:
+    """What to export and where."""
+
+    out_dir: Path
+    unpaid: bool = False
+    filter: str | None = None
+    details: bool = False
+    pdfs: bool = False
+    format: Format = "jsonl"
+    concurrency: int | None = None
+    resume: bool = False
+    progress: bool = False
+
+
+@attrs.define
+class ExportSummary:
+    """What an export wrote, and what failed."""
+
+    invoices: int = 0
+    details: int = 0
+    pdfs: int = 0
+    pdfs_skipped: int = 0
+    pdf_bytes: int = 0
+    failures: list[dict[str, Any]] = attrs.Factory(list)
+    files: list[str] = attrs.Factory(list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """One line for the end of a run."""
+        text = f"exported {self.invoices} invoices"
+        if self.details:
+            text += f", {self.details} details"
+        if self.pdfs or self.pdfs_skipped:
+            text += f", {self.pdfs} PDFs ({self.pdf_bytes / 1e6:.1f} MB"
+            text += f", {self.pdfs_skipped} already on disk)" if self.pdfs_skipped else ")"
+        if self.failures:
+            text += f"; {len(self.failures)} FAILED (see {MANIFEST})"
+        return text + f" in {self.seconds:.1f}s"
+
+
+def record(model: Invoice | InvoiceDetail) -> dict[str, Any]:
+    """A model as a flat dict: integer cents, ISO 8601 UTC dates, status codes as ints."""
+
+    def serialize(_: object, __: object, value: object) -> object:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, Enum):
+            return value.value
+        return value
+
+    return attrs.asdict(model, value_serializer=serialize)
+
+
+def neutralize_csv_cell(value: object) -> object:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@contextlib.contextmanager
+def atomic_text(path: Path) -> Iterator[IO[str]]:
+    """A text file that appears at ``path`` whole when the block succeeds, else not at all."""
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+class _Writer:
+    """Writes records as JSON lines or CSV (header from the model's fields)."""
+
+    def __init__(self, file: IO[str], fmt: Format, fields: Sequence[str]) -> None:
+        self._file = file
+        self._csv = csv.DictWriter(file, fieldnames=fields) if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writeheader()
+
+    def write(self, model: Invoice | InvoiceDetail) -> None:
+        row = record(model)
+        if self._csv is None:
+            self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            self._csv.writerow({key: neutralize_csv_cell(value) for key, value in row.items()})
+
+
+def _fields(cls: type) -> list[str]:
+    return [field.name for field in attrs.fields(cls)]
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, file=None if show else io.StringIO()),
+        disable=not show,
+        transient=False,
+    )
+
+
+def _failure(item: object, what: str, error: Exception) -> dict[str, Any]:
+    invoice_id = item.id if isinstance(item, Invoice | InvoiceDetail) else item
+    return {"invoice_id": invoice_id, "what": what, "error": f"{type(error).__name__}: {error}"}
+
+
+async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSummary:
+    """Run the export described by ``options``; returns what was written and what failed."""
+    began = time.monotonic()
+    summary = ExportSummary()
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    ext = options.format
+    with _progress(options.progress) as progress:
+        invoices = await _export_list(client, options, out / f"invoices.{ext}", progress)
+        summary.invoices = len(invoices)
+        summary.files.append(f"invoices.{ext}")
+        if options.details:
+            await _export_details(client, options, invoices, summary, progress)
+        if options.pdfs:
+            await _export_pdfs(client, options, invoices, summary, progress)
+    summary.seconds = time.monotonic() - began
+    _write_manifest(out, options, summary)
+    return summary
+
+
+async def _export_list(
+    client: InvoiceClient, options: ExportOptions, path: Path, progress: Progress
+) -> list[Invoice]:
+    listing = client.unpaid_invoices if options.unpaid else client.invoices
+    task = progress.add_task("invoices", total=None)
+    invoices: list[Invoice] = []
+    with atomic_text(path) as file:
+        writer = _Writer(file, options.format, _fields(Invoice))
+        async for invoice in listing(filter=options.filter):
+            writer.write(invoice)
+            invoices.append(invoice)
+            progress.advance(task)
+    progress.update(task, total=len(invoices))
+    return invoices
+
+
+async def _export_details(
+    client: InvoiceClient,
+    options: ExportOptions,
+    invoices: Sequence[Invoice],
+    summary: ExportSummary,
+    progress: Progress,
+) -> None:
+    name = f"details.{options.format}"
+    task = progress.add_task("details", total=len(invoices))
+    with atomic_text(options.out_dir / name) as file:
+        writer = _Writer(file, options.format, _fields(InvoiceDetail))
+        async for outcome in client.invoice_details(
+            invoices, concurrency=options.concurrency, ordered=True, on_error="yield"
+        ):
+            if outcome.error is not None:
+                summary.failures.append(_failure(outcome.item, "detail", outcome.error))
+            elif outcome.result is not None:
+                writer.write(outcome.result)
+                summary.details += 1
+            progress.advance(task)
+    summary.files.append(name)
+
+
+async def _export_pdfs(
+    client: InvoiceClient,
+    options: ExportOptions,
+    invoices: Sequence[Invoice],
+    summary: ExportSummary,
+    progress: Progress,
+) -> None:
+    directory = options.out_dir / "pdf"
+    directory.mkdir(exist_ok=True)
+    task = progress.add_task("PDFs", total=len(invoices))
+    async for outcome in client.download_pdfs(
+        invoices,
+        directory,
+        concurrency=options.concurrency,
+        on_error="yield",
+        skip_existing=options.resume,
+    ):
+        if outcome.error is not None:
+            summary.failures.append(_failure(outcome.item, "pdf", outcome.error))
+        elif outcome.result is not None:
+            _count_pdf(summary, outcome.result)
+        progress.advance(task)
+
+
+def _count_pdf(summary: ExportSummary, download: PdfDownload) -> None:
+    if download.skipped:
+        summary.pdfs_skipped += 1
+    else:
+        summary.pdfs += 1
+        summary.pdf_bytes += download.size
+    summary.files.append(f"pdf/{download.path.name}")
+
+
+def _write_manifest(out: Path, options: ExportOptions, summary: ExportSummary) -> None:
+    manifest = {
+        "manifest_version": 1,
+        "complete": not summary.failures,
+        "finished_at": datetime.now(UTC).isoformat(),
+        "options": {
+            "unpaid": options.unpaid,
+            "filter": options.filter,
+            "details": options.details,
+            "pdfs": options.pdfs,
+            "format": options.format,
+        },
+        "counts": {
+            "invoices": summary.invoices,
+            "details": summary.details,
+            "pdfs_downloaded": summary.pdfs,
+            "pdfs_already_present": summary.pdfs_skipped,
+            "pdf_bytes": summary.pdf_bytes,
+        },
+        "failures": summary.failures,
+        "files": sorted(summary.files),
+    }
+    with atomic_text(out / MANIFEST) as file:
+        json.dump(manifest, file, indent=2, ensure_ascii=False)
+        file.write("\n")
