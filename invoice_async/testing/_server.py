@@ -92,7 +92,11 @@ class FakeI3DServer:
     * ``on_list_request(server, k)``: called before answering the k-th list request (1-based,
       after the latency, before faults and the token check), e.g. to mutate after request k.
 
+    * ``host``/``port``: where :meth:`start` binds (port 0: a free one).
+
     Order of each answer: latency, list hook, fault, token check (401), then the endpoint.
+    The ``filter`` is a case-sensitive literal substring. ``/number/{invoiceNumber}`` is one
+    path segment: a ``/`` in the number must be sent as ``%2F`` (a bare one gets a 404).
     """
 
     def __init__(
