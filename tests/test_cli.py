@@ -1,0 +1,194 @@
+"""The real ``invoice-async`` entry point in a subprocess, against the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from invoice_async.testing import FakeI3DServer, make_invoices
+
+TOKEN = "cli-token-Qm3x9"
+ENTRY_POINT = str(Path(sys.executable).parent / "invoice-async")
+
+
+@attrs.frozen
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def invoke(*args: str, token: str | None = TOKEN) -> Run:
+    env = {k: v for k, v in os.environ.items() if k != "I3D_API_TOKEN"}
+    if token is not None:
+        env["I3D_API_TOKEN"] = token
+    process = await asyncio.create_subprocess_exec(
+        ENTRY_POINT,
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(120):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeI3DServer]:
+    fake = FakeI3DServer(token=TOKEN, count=60, page_cap=25, pdf_size=3000)
+    async with fake:
+        yield fake
+
+
+def all_text(directory: Path) -> str:
+    return "".join(p.read_bytes().decode("latin-1") for p in directory.rglob("*") if p.is_file())
+
+
+async def test_jsonl_export_writes_invoices_and_manifest(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    run = await invoke("export", str(tmp_path), "--base-url", server.base_url)
+    assert run.code == 0, run.stderr
+    assert "exported 60 invoices" in run.stdout
+    lines = (tmp_path / "invoices.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert sorted(r["id"] for r in rows) == sorted(inv.id for inv in server.invoices)
+    assert all(isinstance(r["amount_inc_vat"], int) for r in rows)
+    assert rows[0]["creation_date"].endswith("+00:00")
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["complete"] is True
+    assert manifest["counts"]["invoices"] == 60
+    assert TOKEN not in all_text(tmp_path) + run.stdout + run.stderr
+
+
+async def test_csv_export_has_a_header_and_neutralises_formulas(tmp_path: Path) -> None:
+    invoices = [
+        attrs.evolve(inv, description='=HYPERLINK("http://evil")' if inv.id == 1 else "ok")
+        for inv in make_invoices(5)
+    ]
+    async with FakeI3DServer(token=TOKEN, invoices=invoices) as base_url:
+        run = await invoke("export", str(tmp_path), "--format", "csv", "--base-url", base_url)
+    assert run.code == 0, run.stderr
+    with (tmp_path / "invoices.csv").open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 5
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["1"]["description"] == '\'=HYPERLINK("http://evil")'
+    assert by_id["2"]["description"] == "ok"
+    assert all(row["amount_inc_vat"].lstrip("-").isdigit() for row in rows)
+
+
+async def test_details_and_pdfs_then_resume_fetches_no_pdf_again(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    args = ("export", str(tmp_path), "--details", "--pdfs", "--base-url", server.base_url)
+    first = await invoke(*args)
+    assert first.code == 0, first.stderr
+    details = (tmp_path / "details.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(details) == 60
+    assert len(list((tmp_path / "pdf").iterdir())) == 60
+    assert server.requests_per_path["pdf"] == 60
+
+    second = await invoke(*args, "--resume")
+    assert second.code == 0, second.stderr
+    assert server.requests_per_path["pdf"] == 60  # not one PDF requested again
+    assert "60 already on disk" in second.stdout
+    assert len(list((tmp_path / "pdf").iterdir())) == 60
+
+
+async def test_unpaid_with_filter(server: FakeI3DServer, tmp_path: Path) -> None:
+    run = await invoke(
+        "export", str(tmp_path), "--unpaid", "--filter", "&", "--base-url", server.base_url
+    )
+    assert run.code == 0, run.stderr
+    rows = [json.loads(line) for line in (tmp_path / "invoices.jsonl").read_text().splitlines()]
+    expected = {inv.id for inv in server.invoices if inv.is_unpaid and "&" in inv.description}
+    assert {r["id"] for r in rows} == expected
+
+
+async def test_token_file_is_read(server: FakeI3DServer, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    out = tmp_path / "out"
+    run = await invoke(
+        "export", str(out), "--token-file", str(token_file), "--base-url", server.base_url,
+        token=None,
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+
+
+async def test_bad_token_exits_1_with_one_line_and_no_traceback(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    run = await invoke(
+        "export", str(tmp_path), "--base-url", server.base_url, token="wrong-token-value"
+    )
+    assert run.code == 1
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert "AuthenticationError" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "wrong-token-value" not in run.stderr + run.stdout
+    assert not (tmp_path / "invoices.jsonl").exists()
+
+
+async def test_failed_items_are_recorded_and_exit_1(tmp_path: Path) -> None:
+    async with FakeI3DServer(token=TOKEN, count=10, non_pdf_ids={3}) as base_url:
+        run = await invoke("export", str(tmp_path), "--pdfs", "--base-url", base_url)
+    assert run.code == 1
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["complete"] is False
+    assert [(f["invoice_id"], f["what"]) for f in manifest["failures"]] == [(3, "pdf")]
+    assert len(list((tmp_path / "pdf").iterdir())) == 9  # the others are all there
+    assert "failed: pdf of invoice 3" in run.stderr
+
+
+async def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
+    run = await invoke("export", str(tmp_path), token=None)
+    assert run.code == 2
+    assert "I3D_API_TOKEN" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "out", "--no-such-option"),
+        ("export",),
+        ("export", "out", "--page-size", "0"),
+        ("export", "out", "--format", "xml"),
+        ("frobnicate",),
+    ],
+)
+async def test_usage_errors_exit_2(args: tuple[str, ...]) -> None:
+    run = await invoke(*args)
+    assert run.code == 2
+    assert "usage:" in run.stderr
+
+
+async def test_demo_exits_0_and_writes_files(tmp_path: Path) -> None:
+    run = await invoke("export", str(tmp_path), "--demo", "--pdfs", token=None)
+    assert run.code == 0, run.stderr
+    assert len((tmp_path / "invoices.jsonl").read_text().splitlines()) == 1000
+    assert len(list((tmp_path / "pdf").glob("*.pdf"))) == 1000
+    assert "exported 1000 invoices" in run.stdout
+
+
+async def test_python_dash_m_runs_the_same_command() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "invoice_async", "--help",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert b"export" in out
