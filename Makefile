@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= demo-export
 
-.PHONY: test demo lint typecheck clean
+.PHONY: test demo bench lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test: lint typecheck
 
 demo: $(VENV)/.installed
 	$(BIN)/invoice-async export $(DEMO_DIR) --demo --details --pdfs
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# Every benchmark scenario, each against baselines run in the same process tree.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .pytest_cache .ruff_cache
