@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import (
     AsyncGenerator,
@@ -10,7 +11,6 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Sequence,
 )
 from pathlib import Path
 from types import TracebackType
@@ -22,13 +22,16 @@ from . import _protocol, errors
 from ._converter import structure_detail, structure_invoice
 from ._fanout import OnError, Outcome, bounded_map
 from ._files import complete_pdf_size, pdf_file_name, write_atomically
+from ._logging import forget_token, remember_token
 from ._models import Invoice, InvoiceDetail, PdfDownload
-from ._paging import iterate_windows
+from ._paging import Page, paginate
+from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession
 from ._throttle import Throttle
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
+DEFAULT_READ_AHEAD: Final = 4
 
 InvoiceRef = int | Invoice | InvoiceDetail
 T = TypeVar("T")
@@ -59,6 +62,18 @@ class InvoiceClient:
         max_pdf_bytes: the largest PDF accepted.
         max_per_second: if set, request starts are spaced so the whole client sends at most
             this many requests per second (an API key has rate limits).
+        read_ahead: how many list windows are in flight while one is consumed (1: none);
+            at most ``max_concurrency``.
+        deadline: seconds, from the client's first request, after which no request starts
+            and no retry or pause waits (DeadlineExceededError); None for no limit.
+        max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
+            cut to this.
+
+    Retries: an idempotent GET that fails with no answer (connection error, reset, timeout,
+    truncated body) or with 408, 429, 500, 502, 503 or 504 is tried again up to
+    ``max_retries`` times (each call may pass its own ``max_retries``), with exponential,
+    jittered backoff (0.5 s doubling to 30 s, plus up to 1 s). A 429 or 503 with
+    ``Retry-After`` pauses every request of the client until then.
     """
 
     def __init__(
@@ -75,6 +90,9 @@ class InvoiceClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES,
         max_per_second: float | None = None,
+        read_ahead: int = DEFAULT_READ_AHEAD,
+        deadline: float | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         if token is None:
             token = os.environ.get(_protocol.TOKEN_ENV_VAR)
@@ -92,15 +110,30 @@ class InvoiceClient:
         max_json = _protocol.check_positive_int("max_response_bytes", max_response_bytes)
         if max_per_second is not None:
             max_per_second = _protocol.check_positive_seconds("max_per_second", max_per_second)
+        self._read_ahead = _protocol.check_positive_int("read_ahead", read_ahead)
+        if self._read_ahead > self._max_concurrency:
+            raise errors.ConfigurationError(
+                f"read_ahead={read_ahead} is above max_concurrency={max_concurrency}"
+            )
+        if deadline is not None:
+            deadline = _protocol.check_positive_seconds("deadline", deadline)
+        max_retry_after = _protocol.check_positive_seconds("max_retry_after", max_retry_after)
+        self._throttle = Throttle(max_per_second)
+        self._throttle.set_deadline(deadline)
+        self._retrier = Retrier(
+            self._throttle, max_retries=self._max_retries, max_retry_after=max_retry_after
+        )
         if session is not None:
             _check_borrowed_session(session, self._max_concurrency)
+        self._secret = secret
+        remember_token(secret.reveal())  # the invoice_async logger redacts it
         self._http = HttpSession(
             base_url=self._base_url,
             token=secret,
             timeout=self._timeout,
             connection_limit=self._max_concurrency,
             max_json_bytes=max_json,
-            throttle=Throttle(max_per_second),
+            throttle=self._throttle,
             session=session,
         )
 
@@ -124,6 +157,7 @@ class InvoiceClient:
     async def close(self) -> None:
         """Close the HTTP session this client owns; a borrowed session stays open."""
         await self._http.close()
+        forget_token(self._secret.reveal())
 
     @property
     def max_concurrency(self) -> int:
@@ -133,68 +167,100 @@ class InvoiceClient:
     # --- listing ----------------------------------------------------------------------------
 
     def invoices(
-        self, filter: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[Invoice]:
-        """Every invoice, newest first as the API orders them, window by window.
+        self,
+        filter: str | None = None,
+        page_size: int | None = None,
+        *,
+        max_retries: int | None = None,
+    ) -> AsyncGenerator[Invoice, None]:
+        """Every invoice, in the API's order (newest first), window by window.
 
         Args:
             filter: only invoices whose description contains this text.
             page_size: items per window; defaults to the client's ``page_size``.
+            max_retries: retries of each window; defaults to the client's.
+
+        Each invoice is yielded once, even when the list changes during the read (see the
+        README's "Paging" section for what is guaranteed). Up to ``read_ahead`` windows are
+        requested ahead; close the iterator (``contextlib.aclosing``) to stop early.
 
         Raises ConfigurationError at once for a bad argument; while iterating, ApiError,
-        InvalidResponseError or TransportError.
+        InvalidResponseError, TransportError or DeadlineExceededError.
         """
-        return self._list(unpaid=False, filter=filter, page_size=page_size)
+        return self._list(False, filter, page_size, max_retries)
 
     def unpaid_invoices(
-        self, filter: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[Invoice]:
+        self,
+        filter: str | None = None,
+        page_size: int | None = None,
+        *,
+        max_retries: int | None = None,
+    ) -> AsyncGenerator[Invoice, None]:
         """The unpaid invoices (the API leaves credit invoices out); as :meth:`invoices`."""
-        return self._list(unpaid=True, filter=filter, page_size=page_size)
+        return self._list(True, filter, page_size, max_retries)
 
     def _list(
-        self, *, unpaid: bool, filter: str | None, page_size: int | None
-    ) -> AsyncIterator[Invoice]:
+        self, unpaid: bool, filter: object, page_size: object, max_retries: object
+    ) -> AsyncGenerator[Invoice, None]:
         text = _protocol.check_filter(filter)
         size = self._page_size if page_size is None else page_size
         size = _protocol.check_positive_int("page_size", size)
-        return self._iterate(_protocol.list_path(unpaid=unpaid), _protocol.filter_query(text), size)
+        retries = _check_retries(max_retries)
+        path, query = _protocol.list_path(unpaid=unpaid), _protocol.filter_query(text)
+        return self._iterate(path, query, size, retries)
 
-    async def _iterate(self, path: str, query: str, page_size: int) -> AsyncIterator[Invoice]:
-        async def fetch(window: _protocol.Window) -> tuple[Sequence[Any], str]:
-            answer = await self._http.get_json(
-                path, query=query, headers={_protocol.RANGED_DATA_HEADER: window.header()}
-            )
-            return _protocol.expect_list(answer.payload, url=answer.url), answer.url
+    async def _iterate(
+        self, path: str, query: str, page_size: int, retries: int | None
+    ) -> AsyncGenerator[Invoice, None]:
+        async def fetch(window: _protocol.Window, page_token: str | None) -> Page:
+            headers = {_protocol.RANGED_DATA_HEADER: window.header()}
+            if page_token is not None:
+                headers[_protocol.PAGE_TOKEN_HEADER] = page_token
 
-        async for items, url in iterate_windows(fetch, page_size):
-            for item in items:
-                yield structure_invoice(item, url=url)
+            async def once() -> Page:
+                answer = await self._http.get_json(path, query=query, headers=headers)
+                items = _protocol.expect_list(answer.payload, url=answer.url)
+                token = answer.headers.get(_protocol.PAGE_TOKEN_HEADER)
+                return Page(items, answer.url, token)
+
+            return await self._retrier.call(once, retries=retries)
+
+        pages = paginate(fetch, page_size=page_size, depth=self._read_ahead)
+        async with contextlib.aclosing(pages):
+            async for items, url in pages:
+                for item in items:
+                    yield structure_invoice(item, url=url)
 
     # --- one invoice ------------------------------------------------------------------------
 
-    async def invoice(self, invoice_id: int) -> InvoiceDetail:
+    async def invoice(self, invoice_id: int, *, max_retries: int | None = None) -> InvoiceDetail:
         """The detail of the invoice with this id.
 
         Raises ConfigurationError for a bad id (before any request), NotFoundError when there
         is no such invoice, and the other errors of :mod:`invoice_async.errors`.
         """
         path = _protocol.detail_path(_protocol.check_invoice_id(invoice_id))
-        return await self._detail(path)
+        return await self._detail(path, _check_retries(max_retries))
 
-    async def invoice_by_number(self, invoice_number: str) -> InvoiceDetail:
+    async def invoice_by_number(
+        self, invoice_number: str, *, max_retries: int | None = None
+    ) -> InvoiceDetail:
         """The detail of the invoice with this number (e.g. ``"2024/0001"``).
 
         The number travels as one percent-encoded path segment, so '/' and the like cannot
         change the route. Raises as :meth:`invoice`.
         """
         number = _protocol.check_invoice_number(invoice_number)
-        return await self._detail(_protocol.detail_by_number_path(number))
+        path = _protocol.detail_by_number_path(number)
+        return await self._detail(path, _check_retries(max_retries))
 
-    async def _detail(self, path: str) -> InvoiceDetail:
-        answer = await self._http.get_json(path)
-        raw = _protocol.expect_single(answer.payload, url=answer.url)
-        return structure_detail(raw, url=answer.url)
+    async def _detail(self, path: str, retries: int | None) -> InvoiceDetail:
+        async def once() -> InvoiceDetail:
+            answer = await self._http.get_json(path)
+            raw = _protocol.expect_single(answer.payload, url=answer.url)
+            return structure_detail(raw, url=answer.url)
+
+        return await self._retrier.call(once, retries=retries)
 
     # --- many invoices at once ---------------------------------------------------------------
 
@@ -272,6 +338,7 @@ class InvoiceClient:
         concurrency: int | None = None,
         ordered: bool = False,
         on_error: Literal["raise"] = "raise",
+        max_retries: int | None = None,
     ) -> AsyncGenerator[InvoiceDetail, None]: ...
 
     @overload
@@ -282,6 +349,7 @@ class InvoiceClient:
         concurrency: int | None = None,
         ordered: bool = False,
         on_error: Literal["yield"],
+        max_retries: int | None = None,
     ) -> AsyncGenerator[Outcome[InvoiceRef, InvoiceDetail], None]: ...
 
     def invoice_details(
@@ -291,6 +359,7 @@ class InvoiceClient:
         concurrency: int | None = None,
         ordered: bool = False,
         on_error: OnError = "raise",
+        max_retries: int | None = None,
     ) -> AsyncGenerator[Any, None]:
         """The detail of every invoice in ``ids``, at most ``concurrency`` requests at once.
 
@@ -301,7 +370,7 @@ class InvoiceClient:
         """
 
         async def fetch(ref: InvoiceRef) -> InvoiceDetail:
-            return await self.invoice(_invoice_ref(ref)[0])
+            return await self.invoice(_invoice_ref(ref)[0], max_retries=max_retries)
 
         _check_items(ids, "ids")
         return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
@@ -316,6 +385,7 @@ class InvoiceClient:
         ordered: bool = False,
         on_error: Literal["raise"] = "raise",
         skip_existing: bool = False,
+        max_retries: int | None = None,
     ) -> AsyncGenerator[PdfDownload, None]: ...
 
     @overload
@@ -328,6 +398,7 @@ class InvoiceClient:
         ordered: bool = False,
         on_error: Literal["yield"],
         skip_existing: bool = False,
+        max_retries: int | None = None,
     ) -> AsyncGenerator[Outcome[InvoiceRef, PdfDownload], None]: ...
 
     def download_pdfs(
@@ -339,6 +410,7 @@ class InvoiceClient:
         ordered: bool = False,
         on_error: OnError = "raise",
         skip_existing: bool = False,
+        max_retries: int | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Stream the PDF of every invoice in ``ids`` into ``directory``; yields PdfDownload.
 
@@ -350,52 +422,21 @@ class InvoiceClient:
         """
         folder = _check_directory(directory)
 
+        retries = _check_retries(max_retries)
+
         async def fetch(ref: InvoiceRef) -> PdfDownload:
-            return await self._download(ref, folder, skip_existing=skip_existing)
+            return await self._download(
+                _invoice_ref(ref), folder, skip_existing=skip_existing, retries=retries
+            )
 
         _check_items(ids, "ids")
         return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
 
     # --- PDFs -------------------------------------------------------------------------------
 
-    async def invoice_pdf(self, invoice_id: int) -> bytes:
-        """The invoice's PDF, in memory. It is checked: ``%PDF-`` magic, type and length.
-
-        For many or large PDFs prefer :meth:`download_pdf`, which streams to disk.
-        """
-        path = _protocol.pdf_path(_protocol.check_invoice_id(invoice_id))
-        async with self._http.stream(path) as body:
-            check = _protocol.PdfCheck(
-                url=body.url,
-                content_type=body.content_type,
-                content_length=body.content_length,
-                max_bytes=self._max_pdf_bytes,
-            )
-            parts = []
-            async for chunk in body.chunks():
-                check.feed(chunk)
-                parts.append(chunk)
-            check.finish()
-        return b"".join(parts)
-
-    async def download_pdf(self, invoice: InvoiceRef, directory: str | os.PathLike[str]) -> Path:
-        """Stream the invoice's PDF into ``directory`` and return the file's path.
-
-        ``invoice`` is an id, or an Invoice / InvoiceDetail (whose number then names the file:
-        ``2024-0001_7.pdf``; an id alone gives ``invoice_7.pdf``). The body goes to a temp file
-        in ``directory``, is checked and fsynced, then renamed: the final name only ever holds
-        a whole, valid PDF. Files are created with mode 0o600.
-        """
-        download = await self._download(invoice, _check_directory(directory))
-        return download.path
-
-    async def _download(
-        self, invoice: InvoiceRef, directory: Path, *, skip_existing: bool = False
-    ) -> PdfDownload:
-        invoice_id, number = _invoice_ref(invoice)
-        target = directory / pdf_file_name(invoice_id, number)
-        if skip_existing and (size := complete_pdf_size(target)) is not None:
-            return PdfDownload(invoice_id=invoice_id, path=target, size=size, skipped=True)
+    @contextlib.asynccontextmanager
+    async def _pdf_chunks(self, invoice_id: int) -> AsyncIterator[AsyncIterator[bytes]]:
+        """The PDF's body in chunks, each checked as it comes (type, magic, size, length)."""
         async with self._http.stream(_protocol.pdf_path(invoice_id)) as body:
             check = _protocol.PdfCheck(
                 url=body.url,
@@ -410,8 +451,68 @@ class InvoiceClient:
                     yield chunk
                 check.finish()
 
-            size = await write_atomically(target, checked())
+            yield checked()
+
+    async def invoice_pdf(self, invoice_id: int, *, max_retries: int | None = None) -> bytes:
+        """The invoice's PDF, in memory. It is checked: ``%PDF-`` magic, type and length.
+
+        For many or large PDFs prefer :meth:`download_pdf`, which streams to disk.
+        """
+        checked_id = _protocol.check_invoice_id(invoice_id)
+
+        async def once() -> bytes:
+            async with self._pdf_chunks(checked_id) as chunks:
+                return b"".join([chunk async for chunk in chunks])
+
+        return await self._retrier.call(once, retries=_check_retries(max_retries))
+
+    async def download_pdf(
+        self,
+        invoice: InvoiceRef,
+        directory: str | os.PathLike[str],
+        *,
+        max_retries: int | None = None,
+    ) -> Path:
+        """Stream the invoice's PDF into ``directory`` and return the file's path.
+
+        ``invoice`` is an id, or an Invoice / InvoiceDetail (whose number then names the file:
+        ``2024-0001_7.pdf``; an id alone gives ``invoice_7.pdf``). The body goes to a temp file
+        in ``directory``, is checked and fsynced, then renamed: the final name only ever holds
+        a whole, valid PDF. Files are created with mode 0o600. A body cut short is retried.
+        """
+        download = await self._download(
+            _invoice_ref(invoice),
+            _check_directory(directory),
+            skip_existing=False,
+            retries=_check_retries(max_retries),
+        )
+        return download.path
+
+    async def _download(
+        self,
+        ref: tuple[int, str | None],
+        directory: Path,
+        *,
+        skip_existing: bool,
+        retries: int | None,
+    ) -> PdfDownload:
+        invoice_id, number = ref
+        target = directory / pdf_file_name(invoice_id, number)
+        if skip_existing and (size := complete_pdf_size(target)) is not None:
+            return PdfDownload(invoice_id=invoice_id, path=target, size=size, skipped=True)
+
+        async def once() -> int:
+            async with self._pdf_chunks(invoice_id) as chunks:
+                return await write_atomically(target, chunks)
+
+        size = await self._retrier.call(once, retries=retries)
         return PdfDownload(invoice_id=invoice_id, path=target, size=size)
+
+
+def _check_retries(max_retries: object) -> int | None:
+    if max_retries is None:
+        return None
+    return _protocol.check_non_negative_int("max_retries", max_retries)
 
 
 def _check_on_error(on_error: object) -> OnError:

@@ -22,6 +22,7 @@ from . import errors
 
 INVOICE_PATH: Final = "/v3/account/invoice"
 RANGED_DATA_HEADER: Final = "RANGED-DATA"
+PAGE_TOKEN_HEADER: Final = "PAGE-TOKEN"  # noqa: S105  # a header name, not a secret
 TOKEN_HEADER: Final = "PRIVATE-TOKEN"  # noqa: S105  # a header name, not a secret
 TOKEN_ENV_VAR: Final = "I3D_API_TOKEN"  # noqa: S105  # a variable name, not a secret
 DEFAULT_BASE_URL: Final = "https://api.i3d.net"
@@ -325,17 +326,16 @@ def error_from_response(
 ) -> errors.ApiError:
     """The exception for an error answer: its class from the status, its text from the body."""
     error_code, error_message, details = _error_fields(body)
-    fields: dict[str, Any] = {
-        "error_code": error_code,
-        "error_message": error_message,
-        "errors": details,
-        "method": method,
-        "url": url,
-    }
-    if status == 429:
-        return errors.RateLimitError(status, retry_after=parse_retry_after(retry_after), **fields)
     cls = _STATUS_CLASSES.get(status, errors.ServerError if status >= 500 else errors.ApiError)
-    return cls(status, **fields)
+    return cls(
+        status,
+        error_code=error_code,
+        error_message=error_message,
+        errors=details,
+        method=method,
+        url=url,
+        retry_after=parse_retry_after(retry_after),
+    )
 
 
 class PdfCheck:

@@ -16,6 +16,7 @@ from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 from yarl import URL
 
 from . import _protocol, errors
+from ._logging import logger
 from ._throttle import Throttle
 
 _CHUNK_SIZE: Final = 64 * 1024
@@ -153,13 +154,18 @@ class HttpSession:
         headers = {**headers, _protocol.TOKEN_HEADER: self._token.reveal()}
         session = self._session()
         await self._throttle.wait()
+        timeout = self._timeout
+        remaining = self._throttle.remaining()
+        if remaining is not None and timeout.total is not None and remaining < timeout.total:
+            timeout = aiohttp.ClientTimeout(total=max(remaining, 0.001))
         try:
             async with session.get(
                 URL(url, encoded=True),
                 headers=headers,
-                timeout=self._timeout,
+                timeout=timeout,
                 middlewares=self._middlewares,
             ) as response:
+                logger.debug("GET %s -> %s", url, response.status)
                 if response.status >= 400:
                     body = await _read_up_to(response, _ERROR_BODY_LIMIT)
                     raise _protocol.error_from_response(
@@ -170,7 +176,10 @@ class HttpSession:
                         retry_after=response.headers.get("Retry-After"),
                     )
                 yield response, url
+        except errors.InvoiceAsyncError:
+            raise
         except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.debug("GET %s failed: %s", url, type(exc).__name__)
             _translate(exc, "GET", url)
 
     async def get_json(

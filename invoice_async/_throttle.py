@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from . import errors
+
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
@@ -32,6 +34,26 @@ class Throttle:
         self._sleep = sleep
         self._next_start = float("-inf")
         self._paused_until = float("-inf")
+        self._deadline: float | None = None
+        self._deadline_at: float | None = None
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Allow no request start later than ``seconds`` after the first one (None: no limit)."""
+        self._deadline, self._deadline_at = seconds, None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None when there is none (or it has not begun)."""
+        if self._deadline_at is None:
+            return None
+        return self._deadline_at - self._clock()
+
+    def use_clock(
+        self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
+    ) -> None:
+        """Run on another clock (a fake one in tests); pending pauses are forgotten."""
+        self._clock, self._sleep = clock, sleep
+        self._next_start = self._paused_until = float("-inf")
+        self._deadline_at = None
 
     def reserve(self, now: float) -> float:
         """Reserve the next start at or after ``now``; return how long to wait for it."""
@@ -54,9 +76,20 @@ class Throttle:
         return self._clock()
 
     async def wait(self) -> None:
-        """Return when a request may start; re-checks after sleeping, as a pause may have come."""
+        """Return when a request may start; re-checks after sleeping, as a pause may have come.
+
+        Raises DeadlineExceededError when the deadline has passed or the wait would cross it.
+        """
+        if self._deadline is not None and self._deadline_at is None:
+            self._deadline_at = self._clock() + self._deadline
         while True:
-            delay = self.reserve(self._clock())
+            now = self._clock()
+            delay = self.reserve(now)
+            if self._deadline_at is not None and now + max(delay, 0.0) >= self._deadline_at:
+                raise errors.DeadlineExceededError(
+                    f"the client's deadline of {self._deadline}s has passed"
+                    + (f" (a wait of {delay:.3g}s would cross it)" if delay > 0 else "")
+                )
             if delay <= 0:
                 return
             await self._sleep(delay)

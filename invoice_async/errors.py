@@ -10,12 +10,13 @@ all::
     │   ├── AuthenticationError     401: missing, wrong or expired API key
     │   ├── PermissionDeniedError   403: key lacks the right, or IP not allowed
     │   ├── NotFoundError           404
-    │   ├── RateLimitError          429 (``.retry_after`` in seconds, if the API said)
-    │   └── ServerError             5xx
+    │   ├── RateLimitError          429
+    │   └── ServerError             5xx (a 503 may carry ``.retry_after`` too)
     ├── InvalidResponseError        the answer is not what the API documents (bad JSON, wrong
     │                               shape, a field that does not parse, a body that is not a PDF)
-    └── TransportError              no answer: connection failure, reset, timeout, truncated body
-        └── RequestTimeoutError     the per-request timeout expired
+    ├── TransportError              no answer: connection failure, reset, timeout, truncated body
+    │   └── RequestTimeoutError     the per-request timeout expired
+    └── DeadlineExceededError       the client's overall ``deadline`` has passed (a TimeoutError)
 
 No exception carries the API token: not in its message, its attributes, nor in the exceptions
 chained to it. Errors of the HTTP library are translated at one boundary and not chained,
@@ -31,6 +32,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DeadlineExceededError",
     "InvalidResponseError",
     "InvoiceAsyncError",
     "NotFoundError",
@@ -60,6 +62,7 @@ class ApiError(InvoiceAsyncError):
         errors: the API's ``errors`` list as ``(property, message)`` pairs.
         method: the HTTP method of the failed request.
         url: the URL of the failed request (it never holds the token).
+        retry_after: seconds the API asked to wait (``Retry-After``), or None.
     """
 
     def __init__(
@@ -71,8 +74,10 @@ class ApiError(InvoiceAsyncError):
         errors: Sequence[tuple[str, str]] = (),
         method: str = "GET",
         url: str = "",
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.error_code = error_code
         self.error_message = error_message
         self.errors: list[tuple[str, str]] = list(errors)
@@ -116,32 +121,7 @@ class NotFoundError(ApiError):
 
 
 class RateLimitError(ApiError):
-    """429: too many requests.
-
-    Attributes:
-        retry_after: seconds to wait as the API asked through ``Retry-After``, or None.
-    """
-
-    def __init__(
-        self,
-        status: int = 429,
-        *,
-        retry_after: float | None = None,
-        error_code: int | None = None,
-        error_message: str = "",
-        errors: Sequence[tuple[str, str]] = (),
-        method: str = "GET",
-        url: str = "",
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(
-            status,
-            error_code=error_code,
-            error_message=error_message,
-            errors=errors,
-            method=method,
-            url=url,
-        )
+    """429: too many requests; ``retry_after`` says how long the API asked to wait."""
 
 
 class ServerError(ApiError):
@@ -175,3 +155,10 @@ class TransportError(InvoiceAsyncError):
 
 class RequestTimeoutError(TransportError):
     """The per-request timeout expired before the answer was complete."""
+
+
+class DeadlineExceededError(InvoiceAsyncError, TimeoutError):
+    """The client's overall ``deadline`` passed, or a wait would have crossed it.
+
+    No request starts after the deadline, and no retry or Retry-After pause waits past it.
+    """

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import aioresponses.core
+import pytest
+import stamina
 from aiohttp import ClientResponse
 from yarl import URL
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff() -> Iterator[None]:
+    """stamina's testing switch: retry backoff is zero, the client's max_retries still counts.
+
+    (Retry-After pauses go through the client's throttle; tests that meet one use a fake
+    clock, see invoice_async.testing.FakeClock.)
+    """
+    with stamina.set_testing(True, attempts=1000, cap=True):
+        yield
+
 
 # --- aioresponses 0.7.9 on aiohttp 3.14 ------------------------------------------------------
 # aiohttp 3.14 (a security release we keep) added a required keyword-only argument

@@ -8,11 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 from aioresponses.compat import normalize_url
 from yarl import URL
 
 from invoice_async import InvoiceClient, PaymentStatus, errors
+from invoice_async._protocol import parse_ranged_data
 from tests.test_converter import DETAIL, LIST_ITEM
 
 BASE = "https://api.i3d.net"
@@ -29,12 +30,29 @@ def http() -> Iterator[aioresponses]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[InvoiceClient]:
-    async with InvoiceClient(TOKEN, page_size=3) as client:
+    async with InvoiceClient(TOKEN, page_size=3, read_ahead=1) as client:
         yield client
 
 
 def items(*ids: int) -> list[dict[str, Any]]:
     return [{**LIST_ITEM, "id": str(i)} for i in ids]
+
+
+def serve_list(
+    http: aioresponses, url: str, listing: list[dict[str, Any]], *, cap: int | None = None
+) -> list[str]:
+    """Answer every GET of ``url`` with the window its RANGED-DATA asks for (at most ``cap``
+    items); returns the RANGED-DATA values received, in order."""
+    received: list[str] = []
+
+    def answer(_url: URL, **kwargs: Any) -> CallbackResult:
+        window = parse_ranged_data(kwargs["headers"]["RANGED-DATA"])
+        received.append(window.header())
+        size = window.results if cap is None else min(window.results, cap)
+        return CallbackResult(payload=listing[window.start : window.start + size])
+
+    http.get(URL(url, encoded=True), callback=answer, repeat=True)
+    return received
 
 
 def sent(http: aioresponses, url: str) -> list[dict[str, Any]]:
@@ -50,41 +68,30 @@ def all_requests(http: aioresponses) -> int:
 async def test_listing_sends_token_and_ranged_data_headers(
     http: aioresponses, client: InvoiceClient
 ) -> None:
-    http.get(LIST_URL, payload=items(1, 2, 3))
-    http.get(LIST_URL, payload=[])
+    received = serve_list(http, LIST_URL, items(1, 2, 3))
     assert [inv.id async for inv in client.invoices()] == [1, 2, 3]
-    calls = sent(http, LIST_URL)
-    assert [c["headers"]["RANGED-DATA"] for c in calls] == [
-        "start=0,results=3",
-        "start=3,results=3",
-    ]
-    assert all(c["headers"]["PRIVATE-TOKEN"] == TOKEN for c in calls)
+    # 3 items; the next window overlaps the last 2 (drift guard); nothing new, so the
+    # exact end position is asked, and only its empty answer ends the list.
+    assert received == ["start=0,results=3", "start=1,results=3", "start=3,results=3"]
+    assert all(c["headers"]["PRIVATE-TOKEN"] == TOKEN for c in sent(http, LIST_URL))
 
 
 async def test_paging_follows_short_windows_until_the_empty_one(
     http: aioresponses, client: InvoiceClient
 ) -> None:
     # A server capping windows at 2 while 3 are asked: short windows are not the end.
-    http.get(LIST_URL, payload=items(1, 2))
-    http.get(LIST_URL, payload=items(3, 4))
-    http.get(LIST_URL, payload=items(5))
-    http.get(LIST_URL, payload=[])
+    received = serve_list(http, LIST_URL, items(1, 2, 3, 4, 5), cap=2)
     assert [inv.id async for inv in client.invoices()] == [1, 2, 3, 4, 5]
-    ranges = [c["headers"]["RANGED-DATA"] for c in sent(http, LIST_URL)]
-    assert ranges == [
-        "start=0,results=3",
-        "start=2,results=3",
-        "start=4,results=3",
-        "start=5,results=3",
-    ]
+    assert received[-1] == "start=5,results=3"  # the empty window at the exact end
+    assert len(received) <= 8
 
 
 async def test_page_size_per_call_overrides_the_client_default(
     http: aioresponses, client: InvoiceClient
 ) -> None:
-    http.get(UNPAID_URL, payload=[])
+    received = serve_list(http, UNPAID_URL, [])
     assert [inv async for inv in client.unpaid_invoices(page_size=50)] == []
-    assert sent(http, UNPAID_URL)[0]["headers"]["RANGED-DATA"] == "start=0,results=50"
+    assert received == ["start=0,results=50"]
 
 
 @pytest.mark.parametrize(
@@ -98,13 +105,33 @@ async def test_unpaid_filter_is_percent_encoded_in_the_query(
     http: aioresponses, client: InvoiceClient, text: str, query: str
 ) -> None:
     url = f"{UNPAID_URL}?{query}"
-    http.get(URL(url, encoded=True), payload=items(9))
-    http.get(URL(url, encoded=True), payload=[])
+    serve_list(http, url, items(9))
     found = [inv async for inv in client.unpaid_invoices(filter=text)]
     assert [inv.id for inv in found] == [9]
-    assert len(sent(http, url)) == 2
     (key,) = http.requests
     assert key[1].query["filter"] == text  # what the server decodes is the text itself
+
+
+async def test_page_token_is_followed_when_the_api_sends_one(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(LIST_URL, payload=items(1, 2, 3), headers={"PAGE-TOKEN": "t1"})
+    http.get(LIST_URL, payload=items(4, 5), headers={"PAGE-TOKEN": "t2"})
+    http.get(LIST_URL, payload=items(6))  # no token: the last page
+    assert [inv.id async for inv in client.invoices()] == [1, 2, 3, 4, 5, 6]
+    tokens = [c["headers"].get("PAGE-TOKEN") for c in sent(http, LIST_URL)]
+    assert tokens == [None, "t1", "t2"]
+
+
+@pytest.mark.parametrize("status", [400, 410])
+async def test_an_expired_or_invalid_page_token_restarts_without_repeats(
+    http: aioresponses, client: InvoiceClient, status: int
+) -> None:
+    http.get(LIST_URL, payload=items(1, 2, 3), headers={"PAGE-TOKEN": "t1"})
+    http.get(LIST_URL, status=status, payload={"errorCode": 1, "errorMessage": "expired"})
+    http.get(LIST_URL, payload=items(1, 2, 3), headers={"PAGE-TOKEN": "t1b"})
+    http.get(LIST_URL, payload=items(4))
+    assert [inv.id async for inv in client.invoices()] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("payload", [[DETAIL], DETAIL], ids=["array-wrapped", "bare"])
@@ -150,7 +177,7 @@ async def test_each_error_status_raises_its_class_with_the_api_error_fields(
     body = {"errorCode": 10001, "errorMessage": "Entity not found", "errors": []}
     http.get(f"{LIST_URL}/5", status=status, payload=body, headers={"Retry-After": "3"})
     with pytest.raises(cls) as info:
-        await client.invoice(5)
+        await client.invoice(5, max_retries=0)
     error = info.value
     assert (error.status, error.error_code, error.error_message) == (
         status,
@@ -167,7 +194,8 @@ async def test_error_in_the_middle_of_a_listing_raises_after_earlier_items(
 ) -> None:
     http.get(LIST_URL, payload=items(1, 2, 3))
     http.get(LIST_URL, status=401, payload={"errorCode": 1, "errorMessage": "Key expired"})
-    seen = []
+    # (401 is never retried)
+    seen: list[int] = []
 
     async def consume() -> None:
         async for inv in client.invoices():
@@ -241,7 +269,7 @@ async def test_transport_errors_are_translated_and_chain_nothing(
 ) -> None:
     http.get(f"{LIST_URL}/1", exception=aiohttp.ClientConnectionError("refused"))
     with pytest.raises(errors.TransportError, match="refused") as info:
-        await client.invoice(1)
+        await client.invoice(1, max_retries=0)
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__ is True
     assert info.value.url == f"{LIST_URL}/1"
@@ -252,7 +280,7 @@ async def test_a_timeout_is_a_request_timeout_error(
 ) -> None:
     http.get(f"{LIST_URL}/1", exception=TimeoutError())
     with pytest.raises(errors.RequestTimeoutError):
-        await client.invoice(1)
+        await client.invoice(1, max_retries=0)
 
 
 # --- arguments are checked before any request ------------------------------------------------

@@ -43,6 +43,7 @@ from ._data import (
     to_detail_item,
     to_list_item,
 )
+from ._clock import FakeClock, use_fake_clock
 from ._server import FakeI3DServer
 
 __all__ = [
@@ -52,11 +53,13 @@ __all__ = [
     "FAULT_KINDS",
     "ROUTES",
     "DateStyle",
+    "FakeClock",
     "FakeI3DServer",
     "FakeInvoice",
     "FaultKind",
     "RequestRecord",
     "error_object",
+    "use_fake_clock",
     "iter_pdf_chunks",
     "make_invoices",
     "make_pdf",

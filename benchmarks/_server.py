@@ -1,0 +1,90 @@
+"""The fake i3D server of a benchmark, in a process of its own.
+
+``python -m benchmarks._server --count N --latency S --page-cap 100 --pdf-size BYTES`` builds
+the invoices, starts :class:`invoice_async.testing.FakeI3DServer` on 127.0.0.1 (a free port)
+with a random token, and prints one JSON line ``{"base_url": ..., "token": ...}``. It then
+answers commands read from stdin, one per line, each with one JSON line on stdout:
+
+- ``stats``: ``{"requests_per_path": {...}, "max_in_flight": n, "list_requests": n}``;
+- ``reset``: clears those counters (``FakeI3DServer.reset_stats``).
+
+It stops when stdin closes (the orchestrator exits or closes the pipe) or on SIGTERM/SIGINT.
+Running it in its own process keeps the server's CPU off the contender's core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import signal
+import sys
+from typing import Any
+
+from invoice_async.testing import FakeI3DServer
+
+
+def _stats(server: FakeI3DServer) -> dict[str, Any]:
+    return {
+        "requests_per_path": dict(server.requests_per_path),
+        "max_in_flight": server.max_in_flight,
+        "list_requests": server.list_requests,
+    }
+
+
+def _say(value: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(value) + "\n")
+    sys.stdout.flush()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    token = secrets.token_urlsafe(24)
+    server = FakeI3DServer(
+        token=token,
+        count=args.count,
+        page_cap=args.page_cap,
+        latency=args.latency,
+        pdf_size=args.pdf_size,
+    )
+    async with server as base_url:
+        _say({"base_url": base_url, "token": token})
+        stopping = asyncio.ensure_future(stop.wait())
+        while True:
+            reading = asyncio.ensure_future(reader.readline())
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done():
+                reading.cancel()
+                break
+            line = reading.result()
+            if not line:  # EOF: the orchestrator is gone
+                break
+            command = line.decode().strip()
+            if command == "stats":
+                _say(_stats(server))
+            elif command == "reset":
+                server.reset_stats()
+                _say({"ok": True})
+            else:
+                _say({"error": f"unknown command {command!r}"})
+        stopping.cancel()
+
+
+def main() -> None:
+    """Parse the arguments and serve until stdin closes or a signal arrives."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, required=True, help="invoices to serve")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument("--page-cap", type=int, default=100, help="most items per window")
+    parser.add_argument("--pdf-size", type=int, default=4096, help="bytes per PDF")
+    asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

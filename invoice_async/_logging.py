@@ -1,0 +1,48 @@
+"""The ``invoice_async`` logger, with a filter that keeps API tokens out of every record.
+
+The client never logs headers; the filter is the second line of defence. It replaces the
+value of every live client's token, and anything after ``PRIVATE-TOKEN``, in each record's
+message and arguments, for records of this logger and its children.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Final
+
+logger: Final = logging.getLogger("invoice_async")
+REDACTED: Final = "<redacted>"
+_HEADER_RE: Final = re.compile(r"(PRIVATE-TOKEN['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+", re.IGNORECASE)
+_tokens: set[str] = set()
+
+
+def remember_token(token: str) -> None:
+    """Redact this token from every record from now on."""
+    _tokens.add(token)
+
+
+def forget_token(token: str) -> None:
+    """Stop redacting this token (its client is closed)."""
+    _tokens.discard(token)
+
+
+def redact(text: str) -> str:
+    """``text`` without any known token and without the value of a PRIVATE-TOKEN header."""
+    for token in _tokens:
+        text = text.replace(token, REDACTED)
+    return _HEADER_RE.sub(r"\1" + REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message so that no token survives formatting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+logger.addFilter(RedactingFilter())
