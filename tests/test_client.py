@@ -49,7 +49,8 @@ def serve_list(
         window = parse_ranged_data(kwargs["headers"]["RANGED-DATA"])
         received.append(window.header())
         size = window.results if cap is None else min(window.results, cap)
-        return CallbackResult(payload=listing[window.start : window.start + size])
+        body = json.dumps(listing[window.start : window.start + size])
+        return CallbackResult(body=body, content_type="application/json")
 
     http.get(URL(url, encoded=True), callback=answer, repeat=True)
     return received

@@ -25,6 +25,7 @@ With pytest, add ``pytest_plugins = ["invoice_async.testing.pytest_plugin"]`` to
 the ``fake_i3d_server`` and ``fake_i3d_server_factory`` fixtures.
 """
 
+from ._clock import FakeClock, use_fake_clock
 from ._data import (
     BASE_TIME,
     DEFAULT_TOKEN,
@@ -43,7 +44,6 @@ from ._data import (
     to_detail_item,
     to_list_item,
 )
-from ._clock import FakeClock, use_fake_clock
 from ._server import FakeI3DServer
 
 __all__ = [
@@ -59,11 +59,11 @@ __all__ = [
     "FaultKind",
     "RequestRecord",
     "error_object",
-    "use_fake_clock",
     "iter_pdf_chunks",
     "make_invoices",
     "make_pdf",
     "parse_ranged_data",
     "to_detail_item",
     "to_list_item",
+    "use_fake_clock",
 ]

@@ -42,4 +42,4 @@ def use_fake_clock(client: InvoiceClient, clock: FakeClock) -> None:
     Retry backoff is stamina's: switch it off in tests with
     ``stamina.set_testing(True, attempts=100, cap=True)``.
     """
-    client._throttle.use_clock(clock, clock.sleep)  # noqa: SLF001  # the package's own hook
+    client._throttle.use_clock(clock, clock.sleep)  # the package's own hook
