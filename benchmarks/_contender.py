@@ -6,7 +6,7 @@ variable (never on the command line). ``KIND`` is ``listing``, ``details`` or ``
 ``NAME`` is ``client``, ``aiohttp``, ``httpx`` or ``generated``.
 
 Everything is imported before the clock starts. Measured: the wall time of the work (session
-set-up included), the RSS just before it and the peak RSS (``ru_maxrss``) just after it, both in
+set-up included), the process's CPU time over the same span, the RSS just before it and the peak RSS (``ru_maxrss``) just after it, both in
 KiB, and the tally of what was received. To profile a contender, run this module under
 pyinstrument: ``pyinstrument -m benchmarks._contender listing client --base-url ...``.
 """
@@ -44,12 +44,15 @@ def measure(name: str, job: Job) -> dict[str, Any]:
     gc.collect()
     rss_start = current_rss_kib()
     peak_before = peak_rss_kib()
+    cpu_before = time.process_time()
     wall = asyncio.run(_timed(work, job, tally))
+    cpu = time.process_time() - cpu_before
     peak_after = peak_rss_kib()
     return {
         "contender": name,
         "kind": job.kind,
         "wall_s": wall,
+        "cpu_s": cpu,
         "rss_start_kib": rss_start,
         "peak_rss_before_kib": peak_before,
         "peak_rss_kib": peak_after,

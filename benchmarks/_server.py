@@ -5,7 +5,8 @@ the invoices, starts :class:`invoice_async.testing.FakeI3DServer` on 127.0.0.1 (
 with a random token, and prints one JSON line ``{"base_url": ..., "token": ...}``. It then
 answers commands read from stdin, one per line, each with one JSON line on stdout:
 
-- ``stats``: ``{"requests_per_path": {...}, "max_in_flight": n, "list_requests": n}``;
+- ``stats``: ``{"requests_per_path": {...}, "max_in_flight": n, "list_requests": n,
+  "cpu_s": s}`` (``cpu_s``: the server process's CPU seconds since the last reset);
 - ``reset``: clears those counters (``FakeI3DServer.reset_stats``).
 
 It stops when stdin closes (the orchestrator exits or closes the pipe) or on SIGTERM/SIGINT.
@@ -20,16 +21,18 @@ import json
 import secrets
 import signal
 import sys
+import time
 from typing import Any
 
 from invoice_async.testing import FakeI3DServer
 
 
-def _stats(server: FakeI3DServer) -> dict[str, Any]:
+def _stats(server: FakeI3DServer, cpu_since: float) -> dict[str, Any]:
     return {
         "requests_per_path": dict(server.requests_per_path),
         "max_in_flight": server.max_in_flight,
         "list_requests": server.list_requests,
+        "cpu_s": time.process_time() - cpu_since,
     }
 
 
@@ -56,6 +59,7 @@ async def _serve(args: argparse.Namespace) -> None:
     async with server as base_url:
         _say({"base_url": base_url, "token": token})
         stopping = asyncio.ensure_future(stop.wait())
+        cpu_since = time.process_time()
         while True:
             reading = asyncio.ensure_future(reader.readline())
             await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -67,9 +71,10 @@ async def _serve(args: argparse.Namespace) -> None:
                 break
             command = line.decode().strip()
             if command == "stats":
-                _say(_stats(server))
+                _say(_stats(server, cpu_since))
             elif command == "reset":
                 server.reset_stats()
+                cpu_since = time.process_time()
                 _say({"ok": True})
             else:
                 _say({"error": f"unknown command {command!r}"})

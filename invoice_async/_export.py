@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -33,7 +33,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from . import Invoice, InvoiceClient, InvoiceDetail, PdfDownload
+from . import Invoice, InvoiceClient, InvoiceDetail, PaymentStatus, PdfDownload
+from ._checkpoint import Checkpoint
 
 Format = Literal["jsonl", "csv"]
 MANIFEST = "manifest.json"
@@ -127,8 +128,7 @@ class _Writer:
         if self._csv is not None:
             self._csv.writeheader()
 
-    def write(self, model: Invoice | InvoiceDetail) -> None:
-        row = record(model)
+    def write(self, row: dict[str, Any]) -> None:
         if self._csv is None:
             self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
@@ -159,62 +159,102 @@ def _failure(item: object, what: str, error: Exception) -> dict[str, Any]:
 
 
 async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSummary:
-    """Run the export described by ``options``; returns what was written and what failed."""
+    """Run the export described by ``options``; returns what was written and what failed.
+
+    Progress is kept in a checkpoint (``OUT_DIR/.checkpoint``) as it is made; with
+    ``options.resume`` a run continues from it and fetches only what is missing. The final
+    files are written at the end, in list order, so a resumed export's files are identical to
+    an uninterrupted one's.
+    """
     began = time.monotonic()
     summary = ExportSummary()
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    ext = options.format
+    scope = {"unpaid": options.unpaid, "filter": options.filter}
+    checkpoint = Checkpoint(out, resume=options.resume, scope=scope)
     with _progress(options.progress) as progress:
-        invoices = await _export_list(client, options, out / f"invoices.{ext}", progress)
+        listed = await _list(client, options, checkpoint, progress)
+        invoices = [invoice_from_record(record) for record in listed]
         summary.invoices = len(invoices)
-        summary.files.append(f"invoices.{ext}")
+        _write_table(out / f"invoices.{options.format}", options.format, Invoice, listed)
+        summary.files.append(f"invoices.{options.format}")
         if options.details:
-            await _export_details(client, options, invoices, summary, progress)
+            details = await _details(client, options, invoices, checkpoint, summary, progress)
+            name = f"details.{options.format}"
+            ordered = [details[inv.id] for inv in invoices if inv.id in details]
+            _write_table(out / name, options.format, InvoiceDetail, ordered)
+            summary.details = len(ordered)
+            summary.files.append(name)
         if options.pdfs:
             await _export_pdfs(client, options, invoices, summary, progress)
     summary.seconds = time.monotonic() - began
     _write_manifest(out, options, summary)
+    if not summary.failures:
+        checkpoint.remove()
     return summary
 
 
-async def _export_list(
-    client: InvoiceClient, options: ExportOptions, path: Path, progress: Progress
-) -> list[Invoice]:
-    listing = client.unpaid_invoices if options.unpaid else client.invoices
-    task = progress.add_task("invoices", total=None)
-    invoices: list[Invoice] = []
+def invoice_from_record(row: dict[str, Any]) -> Invoice:
+    """An Invoice back from its exported record (the inverse of :func:`record`)."""
+    values = dict(row)
+    for name in ("creation_date", "due_date", "payment_date"):
+        if values[name] is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    values["payment_status"] = PaymentStatus(values["payment_status"])
+    return Invoice(**values)
+
+
+def _write_table(path: Path, fmt: Format, cls: type, rows: Iterable[dict[str, Any]]) -> None:
     with atomic_text(path) as file:
-        writer = _Writer(file, options.format, _fields(Invoice))
+        writer = _Writer(file, fmt, _fields(cls))
+        for row in rows:
+            writer.write(row)
+
+
+async def _list(
+    client: InvoiceClient, options: ExportOptions, checkpoint: Checkpoint, progress: Progress
+) -> list[dict[str, Any]]:
+    task = progress.add_task("invoices", total=None)
+    if checkpoint.listing_done:
+        listed = checkpoint.listed()
+        progress.update(task, total=len(listed), completed=len(listed))
+        return listed
+    listing = client.unpaid_invoices if options.unpaid else client.invoices
+    listed = []
+    with checkpoint.listing_writer() as appender:
         async for invoice in listing(filter=options.filter):
-            writer.write(invoice)
-            invoices.append(invoice)
+            row = record(invoice)
+            appender.append(row)
+            listed.append(row)
             progress.advance(task)
-    progress.update(task, total=len(invoices))
-    return invoices
+    checkpoint.finish_listing()
+    progress.update(task, total=len(listed))
+    return listed
 
 
-async def _export_details(
+async def _details(
     client: InvoiceClient,
     options: ExportOptions,
     invoices: Sequence[Invoice],
+    checkpoint: Checkpoint,
     summary: ExportSummary,
     progress: Progress,
-) -> None:
-    name = f"details.{options.format}"
-    task = progress.add_task("details", total=len(invoices))
-    with atomic_text(options.out_dir / name) as file:
-        writer = _Writer(file, options.format, _fields(InvoiceDetail))
+) -> dict[int, dict[str, Any]]:
+    done = checkpoint.done_details()
+    task = progress.add_task("details", total=len(invoices), completed=len(done))
+    missing = [invoice for invoice in invoices if invoice.id not in done]
+    with checkpoint.details_writer() as appender:
         async for outcome in client.invoice_details(
-            invoices, concurrency=options.concurrency, ordered=True, on_error="yield"
+            missing, concurrency=options.concurrency, on_error="yield"
         ):
             if outcome.error is not None:
                 summary.failures.append(_failure(outcome.item, "detail", outcome.error))
             elif outcome.result is not None:
-                writer.write(outcome.result)
-                summary.details += 1
+                row = record(outcome.result)
+                appender.append(row)
+                done[row["id"]] = row
             progress.advance(task)
-    summary.files.append(name)
+    return done
 
 
 async def _export_pdfs(
