@@ -6,9 +6,10 @@ variable (never on the command line). ``KIND`` is ``listing``, ``details`` or ``
 ``NAME`` is ``client``, ``aiohttp``, ``httpx`` or ``generated``.
 
 Everything is imported before the clock starts. Measured: the wall time of the work (session
-set-up included), the process's CPU time over the same span, the RSS just before it and the peak RSS (``ru_maxrss``) just after it, both in
-KiB, and the tally of what was received. To profile a contender, run this module under
-pyinstrument: ``pyinstrument -m benchmarks._contender listing client --base-url ...``.
+set-up included), the process's CPU time over the same span, the RSS just before it and the
+peak RSS (``ru_maxrss``) just after it, both in KiB, and the tally of what was received. To
+profile a contender, run this module under pyinstrument:
+``pyinstrument -m benchmarks._contender listing client --base-url ...``.
 """
 
 from __future__ import annotations

@@ -180,6 +180,8 @@ def _row(scenario: Scenario, name: str, runs: list[dict[str, Any]]) -> Row:
     row = Row(name=name, items=scenario.items, runs=runs, error=errors[0] if errors else None)
     if good:
         row.wall_s = statistics.median(run["wall_s"] for run in good)
+        row.cpu_s = statistics.median(run["cpu_s"] for run in good)
+        row.server_cpu_s = statistics.median(run["server"]["cpu_s"] for run in good)
         row.rss_growth_mb = max((run["peak_rss_kib"] - run["rss_start_kib"]) / 1024 for run in good)
         row.requests = max(sum(run["server"]["requests_per_path"].values()) for run in good)
         row.max_in_flight = max(run["server"]["max_in_flight"] for run in good)
@@ -199,7 +201,7 @@ def _profile_client(scenario: Scenario, server: ServerProcess) -> str:
         "--render-option=time=percent_of_total",
         "--no-color",
         f"--outfile={report}",
-        "--show=*/invoice_async/*",
+        "--show-regex=invoice_async|cattrs|attr|<attrs generated|<cattrs generated",
         "-m",
     ]
     try:

@@ -24,8 +24,9 @@ __all__ = ["RESULTS_DIR", "Ideal", "Outcome", "Row", "Target", "machine", "table
 
 @attrs.define
 class Row:
-    """One contender's figures: the median wall time and the largest peak-RSS growth of its
-    runs, the most requests and requests in flight the server saw in one run."""
+    """One contender's figures over its runs: the median wall time, the largest peak-RSS
+    growth, the median CPU seconds of the contender's process and of the server's, and the
+    most requests and requests in flight the server saw in one run."""
 
     name: str
     items: int
@@ -35,6 +36,8 @@ class Row:
     rss_growth_mb: float | None = None
     requests: int | None = None
     max_in_flight: int | None = None
+    cpu_s: float | None = None
+    server_cpu_s: float | None = None
 
     @property
     def items_per_s(self) -> float | None:
@@ -130,8 +133,8 @@ def table(outcome: Outcome) -> str:
     base = outcome.row(outcome.baseline).wall_s
     lines = [
         "| contender | wall s | items/s | peak RSS growth MB | ratio vs baseline "
-        "| requests | max in flight |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| requests | max in flight | client CPU s | server CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in outcome.rows:
         label = row.name + (" (baseline)" if row.name == outcome.baseline else "")
@@ -141,7 +144,8 @@ def table(outcome: Outcome) -> str:
         lines.append(
             f"| {label} | {_fmt(row.wall_s, '.3f')} | {_fmt(row.items_per_s, ',.0f')} "
             f"| {_fmt(row.rss_growth_mb, '.1f')} | {_fmt(ratio, '.2f', 'x')} "
-            f"| {_fmt(row.requests, 'd')} | {_fmt(row.max_in_flight, 'd')} |"
+            f"| {_fmt(row.requests, 'd')} | {_fmt(row.max_in_flight, 'd')} "
+            f"| {_fmt(row.cpu_s, '.2f')} | {_fmt(row.server_cpu_s, '.2f')} |"
         )
     for ideal in outcome.ideals:
         wall = ideal.wall_s
@@ -151,7 +155,7 @@ def table(outcome: Outcome) -> str:
         lines.append(
             f"| {ideal.label}: {ideal.latency * 1000:g} ms x {ideal.round_trips} round trips "
             f"(computed) | {wall:.3f} | {_fmt(rate, ',.0f')} | — | {_fmt(ratio, '.2f', 'x')} "
-            f"| {ideal.round_trips} | — |"
+            f"| {ideal.round_trips} | — | — | — |"
         )
     return "\n".join(lines)
 

@@ -10,11 +10,16 @@ one leaving the list (an unpaid invoice being paid) would skip one. So:
   only items after the last already-seen item are new. A window holding no seen item means the
   list moved left past the overlap: the pager steps back a window and looks again, rather than
   skipping;
-- an empty window at the exact end position ends the list (a short window is not the end).
+- the list ends when a window asked at the last seen item holds nothing after it, although it
+  could hold more (the server has answered longer windows); a short window is not the end, and
+  with one-item windows only an empty one is. Asking at the last seen item rather than past it
+  means a shift just before the end is caught like any other.
 
 Guarantee: every invoice that stays in the list, in the same order, for the whole read is
 yielded exactly once. Not guaranteed: invoices added or removed during the read (each is
-yielded at most once, or not at all), and a list that reorders its items.
+yielded at most once, or not at all), a list that reorders its items, and reads whose windows
+hold a single item (``page_size=1``, or a server answering one item at a time), which cannot
+overlap: those still never repeat an item, but a shift can skip one.
 
 Read-ahead: in the steady state the next ``depth - 1`` windows are requested while the current
 one is consumed (their offsets are known in advance). Windows are still processed in order; a
@@ -111,14 +116,14 @@ async def paginate(
     overlap: int = DEFAULT_OVERLAP,
 ) -> AsyncGenerator[tuple[list[Any], str], None]:
     """Yield ``(new_items, url)`` per page until the list ends. See the module docstring."""
-    overlap = max(0, min(overlap, page_size - 1))
+    overlap = max(1, min(overlap, page_size - 1)) if page_size > 1 else 0
     seen: set[object] = set()
     ahead = _ReadAhead(fetch, page_size, depth)
     stride = 0  # the longest window seen: the server's cap, or page_size
-    start, expect_overlap, token, restarts = 0, False, None, 0
+    start, anchored, full, token, restarts = 0, False, True, None, 0
     try:
         while True:
-            steady = token is None and (expect_overlap or start == 0)
+            steady = token is None and full and (anchored or start == 0)
             step = (stride or page_size) - overlap if steady and depth > 1 else None
             try:
                 if token is None:
@@ -131,40 +136,58 @@ async def paginate(
                 restarts += 1
                 if restarts > MAX_TOKEN_RESTARTS:
                     raise
-                start, expect_overlap, token = 0, False, None  # seen ids keep out repeats
+                start, anchored, token = 0, False, None  # the seen ids keep out repeats
                 continue
             items = page.items
-            last_seen = -1
-            for index in range(len(items) - 1, -1, -1):
-                if item_key(items[index]) in seen:
-                    last_seen = index
-                    break
-            if expect_overlap and start > 0 and last_seen < 0:
-                # The list moved left past the overlap (or shrank below start): step back.
+            last_seen = _last_seen(items, seen)
+            if anchored and start > 0 and last_seen < 0:
+                # No seen item where one was expected: the list moved left past the
+                # overlap (or shrank below start). Step back rather than skip.
                 await ahead.cancel()
-                start = max(0, start - max(stride, 1))
+                start, full = max(0, start - max(stride, 1)), False
                 continue
-            fresh = []
-            for item in items[last_seen + 1 :]:
-                key = item_key(item)
-                if key is None or key not in seen:
-                    fresh.append(item)
-                    if key is not None:
-                        seen.add(key)
+            fresh = _fresh(items[last_seen + 1 :], seen)
             if fresh:
                 yield fresh, page.url
             stride = max(stride, len(items))
-            end = start + len(items)
+            full = len(items) >= stride
             if page.page_token is not None:
                 if token is None:
                     await ahead.cancel()
-                start, expect_overlap, token = end, False, page.page_token
-            elif token is not None or (not items and not expect_overlap):
-                return  # the last token page, or an empty window at the exact end
+                start, anchored, token = start + len(items), False, page.page_token
+            elif token is not None or not items:
+                return  # the last token page, or an empty window
             elif fresh:
-                start, expect_overlap = max(start + 1, end - overlap), overlap > 0
+                end = start + len(items)
+                start = max(start + 1, end - overlap)
+                anchored = start < end  # a window of one item cannot overlap
+            elif stride == 1:
+                start, anchored = start + len(items), False  # one-item windows: walk on
+            elif anchored and last_seen == 0 and len(items) == 1:
+                return  # a window at the last seen item, able to hold more, holds no more
             else:
-                # Nothing new: ask at the exact end, where only an empty window ends the list.
-                start, expect_overlap = end, False
+                # Nothing new after the last seen item: look again from that item itself, so
+                # a shift in between shows as a missing anchor instead of a skipped item.
+                start, anchored = start + last_seen, True
     finally:
         await ahead.cancel()
+
+
+def _last_seen(items: Sequence[Any], seen: set[object]) -> int:
+    """The index of the last item already yielded, or -1."""
+    for index in range(len(items) - 1, -1, -1):
+        if item_key(items[index]) in seen:
+            return index
+    return -1
+
+
+def _fresh(items: Sequence[Any], seen: set[object]) -> list[Any]:
+    """The items not yielded yet, now marked as seen."""
+    fresh = []
+    for item in items:
+        key = item_key(item)
+        if key is None or key not in seen:
+            fresh.append(item)
+            if key is not None:
+                seen.add(key)
+    return fresh

@@ -1,0 +1,220 @@
+"""The pager alone, over a simulated list that changes while it is read: no HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from invoice_async import errors
+from invoice_async._paging import Page, paginate
+from invoice_async._protocol import Window
+
+MAX_CALLS = 20_000  # a pager that loops forever fails instead of hanging
+
+
+class FakeList:
+    """A list endpoint over ``ids``, newest first, with an optional cap and mutations.
+
+    ``mutate(fake, call_number)`` runs before each answer; ``starts`` records each window.
+    """
+
+    def __init__(
+        self,
+        ids: list[int],
+        *,
+        cap: int | None = None,
+        mutate: Callable[[FakeList, int], None] | None = None,
+    ) -> None:
+        self.ids = ids
+        self.cap = cap
+        self.mutate = mutate
+        self.starts: list[int] = []
+        self.in_flight = self.max_in_flight = 0
+        self.next_new_id = max(ids, default=0) + 1
+
+    async def fetch(self, window: Window, token: str | None) -> Page:
+        assert token is None
+        assert len(self.starts) < MAX_CALLS, "the pager does not end"
+        self.starts.append(window.start)
+        call = len(self.starts)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)  # let read-ahead requests overlap
+            if self.mutate is not None:
+                self.mutate(self, call)
+            size = window.results if self.cap is None else min(window.results, self.cap)
+            chunk = self.ids[window.start : window.start + size]
+            return Page([{"id": str(i)} for i in chunk], "https://api/v3/account/invoice")
+        finally:
+            self.in_flight -= 1
+
+    def insert_at_head(self, n: int) -> None:
+        new = list(range(self.next_new_id, self.next_new_id + n))
+        self.next_new_id += n
+        self.ids[:0] = reversed(new)
+
+
+async def read_all(fake: FakeList, page_size: int, depth: int = 1) -> list[int]:
+    found: list[int] = []
+    async for items, _ in paginate(fake.fetch, page_size=page_size, depth=depth):
+        found.extend(int(item["id"]) for item in items)
+    return found
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize(("count", "page_size", "cap"), [(0, 10, None), (25, 10, None),
+                         (30, 10, None), (95, 10, 4), (7, 100, None), (50, 1, None)])  # fmt: skip
+async def test_a_stable_list_is_read_whole_and_in_order(
+    count: int, page_size: int, cap: int | None, depth: int
+) -> None:
+    fake = FakeList(list(range(count, 0, -1)), cap=cap)
+    assert await read_all(fake, page_size, depth) == list(range(count, 0, -1))
+
+
+async def test_the_list_ends_on_a_window_holding_nothing_after_the_last_item() -> None:
+    fake = FakeList(list(range(30, 0, -1)), cap=7)
+    await read_all(fake, page_size=10)
+    # The window that overlaps the end holds nothing new; the last one starts at the last
+    # item (position 29) and holds nothing after it.
+    assert fake.starts[-2:] == [27, 29]
+
+
+async def test_insertions_at_the_head_repeat_nothing() -> None:
+    def mutate(fake: FakeList, call: int) -> None:
+        if call in (2, 3, 5):
+            fake.insert_at_head(10)
+
+    fake = FakeList(list(range(100, 0, -1)), mutate=mutate)
+    found = await read_all(fake, page_size=20)
+    assert len(found) == len(set(found))
+    assert [i for i in found if i <= 100] == list(range(100, 0, -1))
+
+
+async def test_removals_during_the_read_skip_nothing() -> None:
+    removed: set[int] = set()
+
+    def mutate(fake: FakeList, call: int) -> None:
+        if call in (2, 3, 4, 6):
+            # an unpaid invoice gets paid: it leaves the list before the read position
+            for victim in fake.ids[:25:5]:
+                fake.ids.remove(victim)
+                removed.add(victim)
+
+    fake = FakeList(list(range(200, 0, -1)), mutate=mutate)
+    found = await read_all(fake, page_size=20)
+    stayed = [i for i in range(200, 0, -1) if i not in removed]
+    assert [i for i in found if i not in removed] == stayed
+    assert len(found) == len(set(found))
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[int, int, int | None, int, int, list[tuple[int, str, int]]]:
+    count = draw(st.integers(0, 250))
+    # The guard needs windows of two items or more to overlap (documented).
+    page_size = draw(st.integers(2, 40))
+    cap = draw(st.one_of(st.none(), st.integers(2, 45)))
+    depth = draw(st.integers(1, 5))
+    seed = draw(st.integers(0, 2**16))
+    plan = draw(
+        st.lists(
+            st.tuples(
+                st.integers(1, 40), st.sampled_from(["insert", "remove"]), st.integers(1, 15)
+            ),
+            max_size=8,
+        )
+    )
+    return count, page_size, cap, depth, seed, plan
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_every_invoice_that_stayed_is_yielded_exactly_once(
+    scenario: tuple[int, int, int | None, int, int, list[tuple[int, str, int]]],
+) -> None:
+    count, page_size, cap, depth, seed, plan = scenario
+    rng = random.Random(seed)
+    removed: set[int] = set()
+
+    def mutate(fake: FakeList, call: int) -> None:
+        for at, action, amount in plan:
+            if at != call:
+                continue
+            if action == "insert":
+                fake.insert_at_head(amount)
+            else:
+                for _ in range(min(amount, len(fake.ids))):
+                    victim = fake.ids.pop(rng.randrange(len(fake.ids)))
+                    removed.add(victim)
+
+    initial = list(range(count, 0, -1))
+    fake = FakeList(list(initial), cap=cap, mutate=mutate)
+    found = asyncio.run(read_all(fake, page_size, depth))
+    assert len(found) == len(set(found)), "an invoice was yielded twice"
+    stayed = [i for i in initial if i not in removed]
+    assert [i for i in found if i in set(stayed)] == stayed, "missed or out of order"
+    assert fake.max_in_flight <= depth
+
+
+async def test_read_ahead_keeps_depth_windows_in_flight_and_no_more() -> None:
+    fake = FakeList(list(range(1000, 0, -1)))
+    found = await read_all(fake, page_size=50, depth=4)
+    assert found == list(range(1000, 0, -1))
+    assert fake.max_in_flight == 4
+
+
+async def test_read_ahead_wastes_little_at_the_end() -> None:
+    fake = FakeList(list(range(1000, 0, -1)))
+    await read_all(fake, page_size=50, depth=4)
+    # 22 windows hold new items (each 47 past the last), then one overlaps the end and one
+    # starts at the last item; at most depth - 1 more were asked past the end.
+    assert len(fake.starts) <= 22 + 2 + 3
+
+
+async def test_closing_early_leaves_no_window_in_flight() -> None:
+    fake = FakeList(list(range(1000, 0, -1)))
+    pages = paginate(fake.fetch, page_size=50, depth=4)
+    async with contextlib.aclosing(pages):
+        async for _ in pages:
+            break
+    assert fake.in_flight == 0
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_a_failing_window_raises_and_cancels_the_read_ahead() -> None:
+    class Broken(FakeList):
+        async def fetch(self, window: Window, token: str | None) -> Page:
+            if window.start > 100:
+                await asyncio.sleep(0)
+                raise errors.ServerError(500, error_message="boom")
+            return await super().fetch(window, token)
+
+    fake = Broken(list(range(1000, 0, -1)))
+    found: list[int] = []
+
+    async def consume() -> None:
+        found.extend(await read_all(fake, page_size=50, depth=4))
+
+    with pytest.raises(errors.ServerError, match="boom"):
+        await consume()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_page_token_restarts_are_bounded() -> None:
+    async def fetch(window: Window, token: str | None) -> Page:
+        if token is not None:
+            raise errors.ApiError(410, error_message="expired")
+        return Page([{"id": "1"}], "u", "next")
+
+    async def consume() -> None:
+        async for _ in paginate(fetch, page_size=10):
+            pass
+
+    with pytest.raises(errors.ApiError, match="expired"):
+        await consume()
