@@ -6,14 +6,13 @@ one leaving the list (an unpaid invoice being paid) would skip one. So:
 
 - no item id is yielded twice in one iteration (a set of the ids seen: a few MB even for
   100,000 invoices, fine for one account);
-- each window after the first starts ``overlap`` items before the end of the previous one, and
-  only items after the last already-seen item are new. A window holding no seen item means the
+- each window after the first starts at the last item of the previous one (``overlap=1``),
+  and only items after the last already-seen item are new. A window holding no seen item means the
   list moved left past the overlap: the pager steps back a window and looks again, rather than
   skipping;
-- the list ends when a window asked at the last seen item holds nothing after it, although it
-  could hold more (the server has answered longer windows); a short window is not the end, and
-  with one-item windows only an empty one is. Asking at the last seen item rather than past it
-  means a shift just before the end is caught like any other.
+- a short window is not the end: the list ends when a window asked at the last seen item holds
+  nothing after it and the window right after that is empty. Asking at the last seen item
+  first means a shift just before the end is caught like any other.
 
 Guarantee: every invoice that stays in the list, in the same order, for the whole read is
 yielded exactly once. Not guaranteed: invoices added or removed during the read (each is
@@ -40,7 +39,7 @@ import attrs
 from . import errors
 from ._protocol import Window
 
-DEFAULT_OVERLAP: Final = 3
+DEFAULT_OVERLAP: Final = 1
 MAX_TOKEN_RESTARTS: Final = 3
 TOKEN_RESTART_STATUSES: Final = frozenset({400, 410})
 
@@ -164,7 +163,9 @@ async def paginate(
             elif stride == 1:
                 start, anchored = start + len(items), False  # one-item windows: walk on
             elif anchored and last_seen == 0 and len(items) == 1:
-                return  # a window at the last seen item, able to hold more, holds no more
+                # The window at the last seen item holds no more: the list ends there, and
+                # the empty window right after it confirms.
+                start, anchored = start + 1, False
             else:
                 # Nothing new after the last seen item: look again from that item itself, so
                 # a shift in between shows as a missing anchor instead of a skipped item.

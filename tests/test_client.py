@@ -72,19 +72,17 @@ async def test_listing_sends_token_and_ranged_data_headers(
 ) -> None:
     received = serve_list(http, LIST_URL, items(1, 2, 3))
     assert [inv.id async for inv in client.invoices()] == [1, 2, 3]
-    # 3 items; the next window overlaps the last 2 (the drift guard) and holds nothing new;
-    # the last one starts at the last item and holds nothing after it: the end.
-    assert received == ["start=0,results=3", "start=1,results=3", "start=2,results=3"]
+    # 3 items; the next window starts at the last one (the drift guard's overlap) and holds
+    # nothing after it; the empty window after it ends the list.
+    assert received == ["start=0,results=3", "start=2,results=3", "start=3,results=3"]
     assert all(c["headers"]["PRIVATE-TOKEN"] == TOKEN for c in sent(http, LIST_URL))
 
 
-async def test_paging_goes_on_past_short_windows(
-    http: aioresponses, client: InvoiceClient
-) -> None:
+async def test_paging_goes_on_past_short_windows(http: aioresponses, client: InvoiceClient) -> None:
     # A server capping windows at 2 while 3 are asked: short windows are not the end.
     received = serve_list(http, LIST_URL, items(1, 2, 3, 4, 5), cap=2)
     assert [inv.id async for inv in client.invoices()] == [1, 2, 3, 4, 5]
-    assert received[-1] == "start=4,results=3"  # at the last item, nothing after it
+    assert received[-2:] == ["start=4,results=3", "start=5,results=3"]  # last item, empty
     assert len(received) <= 8
 
 

@@ -42,11 +42,11 @@ async def test_full_listing_with_a_page_cap_below_page_size(start: Start) -> Non
     ids = [inv.id async for inv in client.invoices()]
     assert ids == sorted((inv.id for inv in server.invoices), reverse=True)
     assert len(set(ids)) == 250
-    # Windows of at most 40, each overlapping the previous by 3 (the drift guard): 7 windows
-    # hold new items, one holds only the overlap, and the one at the last item (249) holds
-    # nothing after it: the end.
+    # Windows of at most 40, each starting at the last item of the one before (the drift
+    # guard's overlap): 7 hold new items, the one at the last item (249) holds nothing after
+    # it, and the empty one at 250 ends the list.
     assert [r.ranged_data for r in server.log] == [
-        f"start={start},results=100" for start in (0, 37, 74, 111, 148, 185, 222, 247, 249)
+        f"start={start},results=100" for start in (0, 39, 78, 117, 156, 195, 234, 249, 250)
     ]
 
 

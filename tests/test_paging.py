@@ -78,12 +78,12 @@ async def test_a_stable_list_is_read_whole_and_in_order(
     assert await read_all(fake, page_size, depth) == list(range(count, 0, -1))
 
 
-async def test_the_list_ends_on_a_window_holding_nothing_after_the_last_item() -> None:
+async def test_the_list_ends_at_the_last_item_and_an_empty_window_after_it() -> None:
     fake = FakeList(list(range(30, 0, -1)), cap=7)
     await read_all(fake, page_size=10)
-    # The window that overlaps the end holds nothing new; the last one starts at the last
-    # item (position 29) and holds nothing after it.
-    assert fake.starts[-2:] == [27, 29]
+    # Short windows (the cap) are not the end: the window at the last item (position 29)
+    # holds nothing after it, and the empty one at 30 confirms.
+    assert fake.starts == [0, 6, 12, 18, 24, 29, 30]
 
 
 async def test_insertions_at_the_head_repeat_nothing() -> None:
@@ -172,9 +172,9 @@ async def test_read_ahead_keeps_depth_windows_in_flight_and_no_more() -> None:
 async def test_read_ahead_wastes_little_at_the_end() -> None:
     fake = FakeList(list(range(1000, 0, -1)))
     await read_all(fake, page_size=50, depth=4)
-    # 22 windows hold new items (each 47 past the last), then one overlaps the end and one
-    # starts at the last item; at most depth - 1 more were asked past the end.
-    assert len(fake.starts) <= 22 + 2 + 3
+    # 21 windows hold new items (each starts at the last item of the one before), then the
+    # one at the last item and the empty one; at most depth - 1 were asked past the end.
+    assert len(fake.starts) <= 21 + 2 + 3
 
 
 async def test_closing_early_leaves_no_window_in_flight() -> None:
