@@ -38,6 +38,7 @@ from ._report import Ideal, Outcome, Row, Target
 from ._workloads import Kind
 
 _WARM_UP_CONCURRENCY = 16
+_WARM_UP_TIMEOUT = 300.0
 
 
 @attrs.frozen
@@ -91,7 +92,10 @@ async def _warm_up(scenario: Scenario, base_url: str, token: str) -> None:
             response.raise_for_status()
             return len(await response.json())
 
-    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+    async with (
+        asyncio.timeout(_WARM_UP_TIMEOUT),
+        aiohttp.ClientSession(headers=headers, timeout=timeout) as session,
+    ):
         if scenario.kind == "listing":
             starts = range(0, scenario.windows * PAGE_SIZE, PAGE_SIZE)
             seen = sum(await asyncio.gather(*(window(start) for start in starts)))

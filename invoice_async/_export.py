@@ -8,14 +8,11 @@ manifest and the rest goes on. Every file appears whole or not at all (temp file
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
-import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -35,6 +32,7 @@ from rich.progress import (
 
 from . import Invoice, InvoiceClient, InvoiceDetail, PaymentStatus, PdfDownload
 from ._checkpoint import Checkpoint
+from ._files import atomic_text, remove_stale_temp_files
 
 Format = Literal["jsonl", "csv"]
 MANIFEST = "manifest.json"
@@ -76,7 +74,7 @@ class ExportSummary:
         if self.details:
             text += f", {self.details} details"
         if self.pdfs or self.pdfs_skipped:
-            text += f", {self.pdfs} PDFs ({self.pdf_bytes / 1e6:.1f} MB"
+            text += f", {self.pdfs + self.pdfs_skipped} PDFs ({self.pdf_bytes / 1e6:.1f} MB"
             text += f", {self.pdfs_skipped} already on disk)" if self.pdfs_skipped else ")"
         if self.failures:
             text += f"; {len(self.failures)} FAILED (see {MANIFEST})"
@@ -101,22 +99,6 @@ def neutralize_csv_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
-
-
-@contextlib.contextmanager
-def atomic_text(path: Path) -> Iterator[IO[str]]:
-    """A text file that appears at ``path`` whole when the block succeeds, else not at all."""
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
 
 
 class _Writer:
@@ -170,6 +152,7 @@ async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSum
     summary = ExportSummary()
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)
     scope = {"unpaid": options.unpaid, "filter": options.filter}
     checkpoint = Checkpoint(out, resume=options.resume, scope=scope)
     with _progress(options.progress) as progress:
@@ -266,6 +249,7 @@ async def _export_pdfs(
 ) -> None:
     directory = options.out_dir / "pdf"
     directory.mkdir(exist_ok=True)
+    remove_stale_temp_files(directory)  # left by a run that was killed mid-file
     task = progress.add_task("PDFs", total=len(invoices))
     async for outcome in client.download_pdfs(
         invoices,
@@ -286,7 +270,7 @@ def _count_pdf(summary: ExportSummary, download: PdfDownload) -> None:
         summary.pdfs_skipped += 1
     else:
         summary.pdfs += 1
-        summary.pdf_bytes += download.size
+    summary.pdf_bytes += download.size
     summary.files.append(f"pdf/{download.path.name}")
 
 
@@ -302,11 +286,10 @@ def _write_manifest(out: Path, options: ExportOptions, summary: ExportSummary) -
             "pdfs": options.pdfs,
             "format": options.format,
         },
-        "counts": {
+        "counts": {  # what OUT_DIR holds, however many runs it took
             "invoices": summary.invoices,
             "details": summary.details,
-            "pdfs_downloaded": summary.pdfs,
-            "pdfs_already_present": summary.pdfs_skipped,
+            "pdfs": summary.pdfs + summary.pdfs_skipped,
             "pdf_bytes": summary.pdf_bytes,
         },
         "failures": summary.failures,

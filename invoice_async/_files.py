@@ -8,9 +8,9 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 MAX_STEM_LENGTH: Final = 80
 _UNSAFE_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -52,6 +52,20 @@ def complete_pdf_size(path: Path) -> int | None:
     return size if head == b"%PDF-" else None
 
 
+@contextlib.contextmanager
+def _temp_file_beside(target: Path) -> Iterator[tuple[int, str]]:
+    """A temp file (fd, name) beside ``target``, mode 0o600, removed if the block fails."""
+    fd, temp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
+    )
+    try:
+        yield fd, temp_name
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
 async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
     """Write ``chunks`` to ``target`` all or nothing; returns the number of bytes written.
 
@@ -59,11 +73,8 @@ async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
     over ``target``. On any failure or cancellation the temp file is removed and ``target`` is
     untouched. Chunk writes go to the page cache without a thread hop; fsync runs in a thread.
     """
-    fd, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
-    )
     size = 0
-    try:
+    with _temp_file_beside(target) as (fd, temp_name):
         with os.fdopen(fd, "wb") as file:
             async for chunk in chunks:
                 file.write(chunk)
@@ -71,8 +82,21 @@ async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
             file.flush()
             await asyncio.to_thread(os.fsync, file.fileno())
         os.replace(temp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
     return size
+
+
+@contextlib.contextmanager
+def atomic_text(target: Path) -> Iterator[IO[str]]:
+    """A text file that appears at ``target`` whole when the block succeeds, else not at all."""
+    with _temp_file_beside(target) as (fd, temp_name):
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_name, target)
+
+
+def remove_stale_temp_files(directory: Path) -> None:
+    """Remove the temp files that a killed run left (``.<name>.<random>.part``)."""
+    for path in directory.glob(f".*{TEMP_SUFFIX}"):
+        path.unlink(missing_ok=True)

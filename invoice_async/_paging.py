@@ -22,9 +22,12 @@ overlap: those still never repeat an item, but a shift can skip one.
 
 Read-ahead: in the steady state the next ``depth - 1`` windows are requested while the current
 one is consumed (their offsets are known in advance). Windows are still processed in order; a
-prefetched window whose offset turns out wrong (a short window, a shift) is cancelled and asked
-again. ``PAGE-TOKEN`` pages are followed one at a time; a 400 or 410 for a token restarts from
-the beginning, the seen ids keeping out repeats.
+prefetched window whose offset turns out wrong (a short window, a shift, the end) is let finish
+and dropped, so a Retry-After in its answer is still honoured; only closing the iterator early
+cancels the windows in flight.
+
+``PAGE-TOKEN`` pages are followed one at a time; a 400 or 410 for a token restarts from the
+beginning, the seen ids keeping out repeats.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class _ReadAhead:
     async def take(self, start: int, *, step: int | None) -> Page:
         """The page at ``start``; with a ``step``, also request the next windows ahead."""
         if self._windows and self._windows[0][0] != start:
-            await self.cancel()
+            await self.discard()
         if not self._windows:
             self._request(start)
         if step is not None and step > 0:
@@ -99,6 +102,20 @@ class _ReadAhead:
                 self._request(self._windows[-1][0] + step)
         _, task = self._windows.popleft()
         return await task
+
+    async def discard(self) -> None:
+        """Let the windows requested ahead finish, and drop them.
+
+        They are not cancelled: an answer the client never reads could hold a Retry-After
+        that the client would then not honour. Their errors do not matter any more.
+        """
+        tasks = [task for _, task in self._windows]
+        self._windows.clear()
+        if tasks:
+            await asyncio.wait(tasks)
+        for task in tasks:
+            if not task.cancelled():
+                task.exception()  # retrieved, and dropped
 
     async def cancel(self) -> None:
         """Cancel every window requested ahead, and wait until they are gone."""
@@ -142,7 +159,7 @@ async def paginate(
             if anchored and start > 0 and last_seen < 0:
                 # No seen item where one was expected: the list moved left past the
                 # overlap (or shrank below start). Step back rather than skip.
-                await ahead.cancel()
+                await ahead.discard()
                 start, full = max(0, start - max(stride, 1)), False
                 continue
             fresh = _fresh(items[last_seen + 1 :], seen)
@@ -152,9 +169,10 @@ async def paginate(
             full = len(items) >= stride
             if page.page_token is not None:
                 if token is None:
-                    await ahead.cancel()
+                    await ahead.discard()
                 start, anchored, token = start + len(items), False, page.page_token
             elif token is not None or not items:
+                await ahead.discard()
                 return  # the last token page, or an empty window
             elif fresh:
                 end = start + len(items)

@@ -91,6 +91,8 @@ class FakeI3DServer:
     * ``clock``: time source for arrival times and Retry-After bookkeeping.
     * ``on_list_request(server, k)``: called before answering the k-th list request (1-based,
       after the latency, before faults and the token check), e.g. to mutate after request k.
+    * ``on_request(server, route)``: called as each request arrives, after the counters are
+      updated (e.g. to stop a client process at the k-th PDF request).
 
     * ``host``/``port``: where :meth:`start` binds (port 0: a free one).
 
@@ -121,6 +123,7 @@ class FakeI3DServer:
         retry_after: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         on_list_request: Callable[[FakeI3DServer, int], None] | None = None,
+        on_request: Callable[[FakeI3DServer, str], None] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -145,6 +148,8 @@ class FakeI3DServer:
         )
         self._fault_paths, self._fault_rng = fault_paths, random.Random(fault_seed)
         self._clock, self._host, self._port = clock, host, port
+        self.on_request = on_request
+        """Called as ``on_request(server, route)`` when any request arrives (counters updated)."""
         self._store = InvoiceStore(
             make_invoices(count, seed=seed) if invoices is None else invoices, seed=seed
         )
@@ -267,6 +272,8 @@ class FakeI3DServer:
         raw_path = request.raw_path.partition("?")[0]
         self.requests_per_path[route] += 1
         self.requests_per_raw_path[raw_path] += 1
+        if self.on_request is not None:
+            self.on_request(self, route)
         sent = request.headers.get("PRIVATE-TOKEN")
         token_ok = self.token is None or (
             sent is not None

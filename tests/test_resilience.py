@@ -1,0 +1,155 @@
+"""The whole export under chaos, drift and a kill, against the fake server over 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from invoice_async import InvoiceClient
+from invoice_async._export import ExportOptions, run_export
+from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
+
+TOKEN = "resilience-token-4dQ"
+ENTRY_POINT = str(Path(sys.executable).parent / "invoice-async")
+
+
+def files_of(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (the manifest's clock line aside), by relative path."""
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if path.name == "manifest.json":
+                manifest = json.loads(data)
+                del manifest["finished_at"]
+                data = json.dumps(manifest, sort_keys=True).encode()
+            found[str(path.relative_to(directory))] = data
+    return found
+
+
+@pytest.mark.parametrize(("concurrency", "read_ahead"), [(1, 1), (8, 4)])
+async def test_full_export_under_ten_percent_faults_loses_and_repeats_nothing(
+    tmp_path: Path, concurrency: int, read_ahead: int
+) -> None:
+    clock = FakeClock()  # shared: the client "waits" a Retry-After the server can check
+    server = FakeI3DServer(
+        token=TOKEN,
+        count=300,
+        page_cap=40,
+        pdf_size=20_000,
+        fault_rate=0.10,
+        fault_seed=7,
+        retry_after=3,
+        clock=clock,
+    )
+    async with server as base_url:
+        client = InvoiceClient(
+            TOKEN, base_url=base_url, page_size=50, max_retries=12, read_ahead=read_ahead
+        )
+        use_fake_clock(client, clock)
+        options = ExportOptions(out_dir=tmp_path, details=True, pdfs=True, concurrency=concurrency)
+        async with client:
+            summary = await run_export(client, options)
+    faults = [record.fault for record in server.log if record.fault]
+    assert {"500", "503", "429", "reset", "truncated"} <= set(faults)  # each kind happened
+    assert summary.failures == []
+    listed = [json.loads(line) for line in (tmp_path / "invoices.jsonl").read_text().splitlines()]
+    assert sorted(row["id"] for row in listed) == sorted(inv.id for inv in server.invoices)
+    details = [json.loads(line) for line in (tmp_path / "details.jsonl").read_text().splitlines()]
+    assert [row["id"] for row in details] == [row["id"] for row in listed]  # none lost, none twice
+    pdfs = sorted((tmp_path / "pdf").iterdir())
+    assert len(pdfs) == 300
+    for path in pdfs:  # no corrupt file: each is byte for byte the server's PDF
+        invoice_id = int(path.stem.rpartition("_")[2])
+        assert path.read_bytes() == make_pdf(invoice_id, 20_000)
+    assert not list(tmp_path.rglob("*.part"))
+    pauses = sum(1 for record in server.log if record.fault in ("429", "503"))
+    if concurrency == 1 and read_ahead == 1:
+        # One request at a time: none may reach the server before a Retry-After passed.
+        assert server.early_requests == 0
+    else:
+        # Requests already on the wire when a Retry-After is answered cannot be recalled:
+        # at most the other requests in flight at that moment arrive "early", never more.
+        assert server.early_requests <= pauses * (concurrency - 1)
+
+
+async def test_listing_while_invoices_are_added_and_paid_misses_and_repeats_none() -> None:
+    paid: set[int] = set()
+
+    def mutate(server: FakeI3DServer, request_number: int) -> None:
+        if request_number in (2, 4, 6):
+            server.insert_at_head(10)
+            paid.update(invoice.id for invoice in server.pay(10))
+
+    server = FakeI3DServer(token=TOKEN, count=600, page_cap=25, on_list_request=mutate)
+    async with server as base_url:
+        unpaid_before = [inv.id for inv in server.unpaid_invoices]
+        async with InvoiceClient(TOKEN, base_url=base_url, page_size=25) as client:
+            found = [inv.id async for inv in client.unpaid_invoices()]
+    assert len(paid) == 30
+    assert server.list_requests > 6  # the mutations happened during the read
+    stayed = [i for i in unpaid_before if i not in paid]
+    assert len(found) == len(set(found)), "repeated"
+    assert [i for i in found if i in set(stayed)] == stayed, "missed or out of order"
+
+
+async def run_cli(*args: str) -> int:
+    process = await asyncio.create_subprocess_exec(
+        ENTRY_POINT,
+        *args,
+        env={**os.environ, "I3D_API_TOKEN": TOKEN},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(120):
+        await process.communicate()
+    assert process.returncode is not None
+    return process.returncode
+
+
+@pytest.mark.parametrize(("route", "seed"), [("detail", 1), ("pdf", 2), ("pdf", 3)])
+async def test_a_killed_export_resumes_to_the_same_files(
+    tmp_path: Path, route: str, seed: int
+) -> None:
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    args = ("--details", "--pdfs", "--concurrency", "4")
+    kill_at = random.Random(seed).randrange(5, 95)  # a random point of the run
+    victim: list[asyncio.subprocess.Process] = []
+
+    def kill(server: FakeI3DServer, arrived_route: str) -> None:
+        if arrived_route == route and server.requests_per_path[route] == kill_at and victim:
+            os.kill(victim[0].pid, signal.SIGKILL)
+
+    server = FakeI3DServer(token=TOKEN, count=100, page_cap=30, pdf_size=5000, on_request=kill)
+    async with server as base_url:
+        assert await run_cli("export", str(clean), *args, "--base-url", base_url) == 0
+        server.reset_stats()
+        process = await asyncio.create_subprocess_exec(
+            ENTRY_POINT, "export", str(killed), *args, "--base-url", base_url,
+            env={**os.environ, "I3D_API_TOKEN": TOKEN},
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        victim.append(process)
+        async with asyncio.timeout(120):
+            assert await process.wait() == -signal.SIGKILL
+        assert not (killed / "manifest.json").exists()  # it really died mid-run
+        before = server.requests_per_path.copy()
+        assert await run_cli("export", str(killed), *args, "--base-url", base_url, "--resume") == 0
+        resumed = server.requests_per_path - before
+    assert files_of(killed) == files_of(clean)
+    details = (killed / "details.jsonl").read_text().splitlines()
+    assert len(details) == len(set(details)) == 100  # no duplicate line
+    if route == "pdf":  # the listing and the details were complete: not fetched again
+        assert resumed["list"] == 0
+        assert resumed["detail"] == 0
+    assert resumed[route] <= 100 - kill_at + 4  # only what was missing (and what was in flight)
+    assert not (killed / ".checkpoint").exists()
