@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import aiohttp
 import attrs
@@ -55,27 +55,32 @@ class BodyStream:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body in chunks of at most 64 KiB; a cut-short body raises TransportError."""
+        failure = None
         try:
             async for chunk in self._response.content.iter_chunked(_CHUNK_SIZE):
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
-            _translate(exc, "GET", self.url)
+            failure = translate(exc, "GET", self.url)
+        if failure is not None:
+            raise failure  # raised outside the except block: see translate()
 
 
-def _translate(exc: BaseException, method: str, url: str) -> NoReturn:
-    """Raise our error for an aiohttp error, chaining nothing (``from None``)."""
+def translate(exc: BaseException, method: str, url: str) -> errors.TransportError:
+    """Our error for an aiohttp error (or a timeout).
+
+    Raise it *outside* the ``except`` block that caught ``exc``: then neither ``__cause__``
+    nor ``__context__`` refers to ``exc``, whose ``request_info`` holds the request headers,
+    the token among them, for any error reporter that walks the chain.
+    """
     if isinstance(exc, TimeoutError):
-        raise errors.RequestTimeoutError("the request timed out", method=method, url=url) from None
+        return errors.RequestTimeoutError("the request timed out", method=method, url=url)
     if isinstance(exc, aiohttp.ClientPayloadError):
-        raise errors.TransportError(
-            "the answer's body was cut short", method=method, url=url
-        ) from None
+        return errors.TransportError("the answer's body was cut short", method=method, url=url)
     if isinstance(exc, aiohttp.ClientResponseError):
-        # str(exc) is safe but holds little; its request_info holds the headers: dropped.
-        raise errors.TransportError(
-            f"{type(exc).__name__}: {exc.message}", method=method, url=url
-        ) from None
-    raise errors.TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url) from None
+        # Its message and URL are safe; its request_info (headers) is dropped.
+        message = f"{type(exc).__name__}: {exc.message}"
+        return errors.TransportError(message, method=method, url=url)
+    return errors.TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url)
 
 
 class HttpSession:
@@ -151,18 +156,16 @@ class HttpSession:
         self, path: str, query: str, headers: Mapping[str, str]
     ) -> AsyncIterator[tuple[aiohttp.ClientResponse, str]]:
         url = self.url(path, query)
-        headers = {**headers, _protocol.TOKEN_HEADER: self._token.reveal()}
         session = self._session()
         await self._throttle.wait()
-        timeout = self._timeout
-        remaining = self._throttle.remaining()
-        if remaining is not None and timeout.total is not None and remaining < timeout.total:
-            timeout = aiohttp.ClientTimeout(total=max(remaining, 0.001))
+        failure = None
         try:
             async with session.get(
                 URL(url, encoded=True),
-                headers=headers,
-                timeout=timeout,
+                # The token goes into the call, not into a local variable: no frame of a
+                # traceback (which error reporters record with its locals) holds it.
+                headers={**headers, _protocol.TOKEN_HEADER: self._token.reveal()},
+                timeout=self._request_timeout(),
                 middlewares=self._middlewares,
             ) as response:
                 logger.debug("GET %s -> %s", url, response.status)
@@ -180,7 +183,17 @@ class HttpSession:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
             logger.debug("GET %s failed: %s", url, type(exc).__name__)
-            _translate(exc, "GET", url)
+            failure = translate(exc, "GET", url)
+        if failure is not None:
+            raise failure  # outside the except block: see translate()
+
+    def _request_timeout(self) -> aiohttp.ClientTimeout:
+        """The per-request timeout, cut short by the client's deadline when that is nearer."""
+        remaining = self._throttle.remaining()
+        total = self._timeout.total
+        if remaining is not None and total is not None and remaining < total:
+            return aiohttp.ClientTimeout(total=max(remaining, 0.001))
+        return self._timeout
 
     async def get_json(
         self, path: str, *, query: str = "", headers: Mapping[str, str] | None = None

@@ -1,0 +1,285 @@
+"""The token stays ours and hostile answers or input are refused: real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from invoice_async import InvoiceClient, errors
+from invoice_async.testing import FakeI3DServer
+
+TOKEN = "sekrit-Tq7Zp2-do-not-leak"
+PDF = b"%PDF-1.4\n" + b"x" * 1000 + b"\n%%EOF\n"
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Run ``app`` on 127.0.0.1 on a free port; yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+Answer = Callable[[], web.StreamResponse]
+
+
+def recording_app(seen: list[dict[str, str]], routes: dict[str, Answer]) -> web.Application:
+    """An app answering ``routes`` (path -> answer factory), recording each request's headers."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append({"path": request.path, **request.headers})
+        return routes[request.path]()
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", handle)
+    return app
+
+
+# --- the token goes only to the API's origin -------------------------------------------------
+
+
+def pdf_answer() -> web.StreamResponse:
+    return web.Response(body=PDF, content_type="application/pdf")
+
+
+def redirect(location: str) -> web.StreamResponse:
+    return web.Response(status=302, headers={"Location": location})
+
+
+@pytest.mark.parametrize("borrowed", [False, True], ids=["own-session", "borrowed-session"])
+async def test_a_redirect_to_another_origin_does_not_carry_the_token(
+    tmp_path: Path, borrowed: bool
+) -> None:
+    storage_seen: list[dict[str, str]] = []
+    api_seen: list[dict[str, str]] = []
+    storage = recording_app(storage_seen, {"/files/7.pdf": pdf_answer})
+    async with serve(storage) as storage_url:
+        api = recording_app(
+            api_seen,
+            {
+                "/v3/account/invoice/7/pdf": lambda: redirect(f"{storage_url}/files/7.pdf"),
+                "/v3/account/invoice/8/pdf": lambda: redirect("/files/8.pdf"),  # same origin
+                "/files/8.pdf": pdf_answer,
+            },
+        )
+        async with serve(api) as api_url, contextlib.AsyncExitStack() as stack:
+            session = None
+            if borrowed:
+                session = await stack.enter_async_context(aiohttp.ClientSession())
+            client = await stack.enter_async_context(
+                InvoiceClient(TOKEN, base_url=api_url, session=session)
+            )
+            cross = await client.download_pdf(7, tmp_path)
+            same = await client.download_pdf(8, tmp_path)
+    assert cross.read_bytes() == PDF == same.read_bytes()
+    assert [r["path"] for r in storage_seen] == ["/files/7.pdf"]
+    assert "PRIVATE-TOKEN" not in storage_seen[0]  # the other origin never saw it
+    assert all(TOKEN not in value for value in storage_seen[0].values())
+    assert [r.get("PRIVATE-TOKEN") for r in api_seen] == [TOKEN, TOKEN, TOKEN]  # API hops keep it
+
+
+# --- the token never shows --------------------------------------------------------------------
+
+
+def frames_text(error: BaseException) -> str:
+    """Everything an error reporter records of an error: the chain, texts, reprs,
+    attributes, and the repr of every local of every frame of every traceback."""
+    parts = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts += [str(current), repr(current), repr(vars(current))]
+        parts.append("".join(traceback.format_exception(current)))
+        tb = current.__traceback__
+        while tb is not None:
+            for value in tb.tb_frame.f_locals.values():
+                with contextlib.suppress(Exception):
+                    parts.append(repr(value))
+            tb = tb.tb_next
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+async def test_debug_logs_errors_and_reprs_never_hold_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, every level: ours, stamina's, aiohttp's
+    server = FakeI3DServer(token=TOKEN, count=30, page_cap=10)
+    server.fail_next("503", endpoint="detail")  # a retried request
+    failures: list[BaseException] = []
+    async with server as base_url:
+        async with InvoiceClient(TOKEN, base_url=base_url, max_retry_after=0.001) as client:
+            listed = [inv async for inv in client.invoices()]
+            await client.invoice(listed[0].id)
+            for failing in (client.invoice(999_999), client.invoice_pdf(999_999)):
+                try:
+                    await failing
+                except errors.InvoiceAsyncError as exc:
+                    failures.append(exc)
+            texts = [repr(client), str(vars(client))]
+        async with InvoiceClient("wrong-" + TOKEN[:4], base_url=base_url) as other:
+            try:
+                await other.invoice(1)
+            except errors.AuthenticationError as exc:
+                failures.append(exc)
+        server_url = base_url
+    async with InvoiceClient(TOKEN, base_url=server_url, max_retries=1) as client:
+        try:
+            await client.invoice(1)  # the server is gone: a transport error, retried
+        except errors.TransportError as exc:
+            failures.append(exc)
+    assert len(listed) == 30
+    assert len(failures) == 4
+    assert any("retry" in r.getMessage().lower() or "stamina" in r.name for r in caplog.records)
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in repr(vars(record))
+    for failure in failures:
+        assert TOKEN not in frames_text(failure)
+    assert all(TOKEN not in text for text in texts)
+    assert all(TOKEN not in record.query + record.path for record in server.log)
+
+
+# --- hostile input: a clear error, and nothing sent ------------------------------------------
+
+Call = Callable[[InvoiceClient, Path], Awaitable[object]]
+
+HOSTILE_INPUT: list[tuple[str, Call, str]] = [
+    ("negative id", lambda c, d: c.invoice(-5), "invoice id"),
+    ("id as text", lambda c, d: c.invoice("7"), "invoice id"),  # type: ignore[arg-type]
+    ("id as bool", lambda c, d: c.invoice_pdf(True), "invoice id"),
+    ("number '..'", lambda c, d: c.invoice_by_number(".."), "invoice number"),
+    ("number with CR/LF", lambda c, d: c.invoice_by_number("a\r\nX-Evil: 1"), "control"),
+    ("number of 300 chars", lambda c, d: c.invoice_by_number("9" * 300), "longer"),
+    ("filter with CR/LF", lambda c, d: anext(c.invoices(filter="a\r\nX-Evil: 1")), "filter"),
+    ("page size 0", lambda c, d: anext(c.invoices(page_size=0)), "page_size"),
+    ("concurrency 0", lambda c, d: anext(c.invoice_details([1], concurrency=0)), "concurrency"),
+    ("missing directory", lambda c, d: c.download_pdf(1, d / "nope"), "does not exist"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "message"), HOSTILE_INPUT, ids=[h[0] for h in HOSTILE_INPUT]
+)
+async def test_hostile_input_is_refused_before_anything_is_sent(
+    tmp_path: Path, name: str, call: Call, message: str
+) -> None:
+    server = FakeI3DServer(token=TOKEN, count=3)
+    async with server as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
+        with pytest.raises(errors.ConfigurationError, match=message):
+            await call(client, tmp_path)
+    assert server.log == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"token": "tok\r\nX-Evil: 1"}, "control"),
+        ({"base_url": "http://api.i3d.net"}, "plain http"),
+        ({"base_url": "https://user:pw@api.i3d.net"}, "credentials"),
+        ({"max_pdf_bytes": -1}, "max_pdf_bytes"),
+        ({"max_response_bytes": 0}, "max_response_bytes"),
+    ],
+)
+def test_hostile_client_settings_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(errors.ConfigurationError, match=message):
+        InvoiceClient(**{"token": TOKEN, **kwargs})
+
+
+async def test_an_invoice_number_cannot_change_the_route() -> None:
+    server = FakeI3DServer(token=TOKEN, count=3)
+    async with server as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
+        with pytest.raises(errors.NotFoundError):
+            await client.invoice_by_number("../../x")
+    assert server.log[0].path == "/v3/account/invoice/number/..%2F..%2Fx"
+
+
+# --- hostile answers: a clear error, and nothing written -------------------------------------
+
+
+def json_bomb(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+HOSTILE_ANSWERS: list[tuple[str, Answer, str, type[Exception]]] = [
+    ("JSON over the size limit", lambda: web.Response(body=b"[" + b"1," * 40_000 + b"1]",
+     content_type="application/json"), "detail", errors.InvalidResponseError),
+    ("JSON bomb (deep nesting)", lambda: web.Response(body=json_bomb(200_000),
+     content_type="application/json"), "detail", errors.InvalidResponseError),
+    ("huge number of cents", lambda: web.json_response([{"id": 1, "vatAmount": "9" * 100_000}]),
+     "detail", errors.InvalidResponseError),
+    ("two objects for one detail", lambda: web.json_response([{"id": 1}, {"id": 2}]), "detail",
+     errors.InvalidResponseError),
+    ("an object for a list", lambda: web.json_response({"id": 1}), "list", errors.InvalidResponseError),
+    ("HTML for a list", lambda: web.Response(text="<html>login</html>", content_type="text/html"),
+     "list", errors.InvalidResponseError),
+    ("PDF over the size limit", lambda: web.Response(body=b"%PDF-" + b"x" * 70_000,
+     content_type="application/pdf"), "pdf", errors.InvalidResponseError),
+    ("PDF with an HTML type", lambda: web.Response(body=PDF, content_type="text/html"), "pdf",
+     errors.InvalidResponseError),
+    ("PDF without the magic", lambda: web.Response(body=b"<html>" + PDF,
+     content_type="application/pdf"), "pdf", errors.InvalidResponseError),
+    ("empty PDF", lambda: web.Response(body=b"", content_type="application/pdf"), "pdf",
+     errors.InvalidResponseError),
+    ("negative Content-Length", lambda: web.Response(body=PDF, content_type="application/pdf",
+     headers={"Content-Length": "-5"}), "pdf", errors.TransportError),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "answer", "endpoint", "error"), HOSTILE_ANSWERS, ids=[h[0] for h in HOSTILE_ANSWERS]
+)
+async def test_hostile_answers_raise_a_clear_error_and_write_nothing(
+    tmp_path: Path,
+    name: str,
+    answer: Answer,
+    endpoint: str,
+    error: type[Exception],
+) -> None:
+    seen: list[dict[str, str]] = []
+    path = {
+        "detail": "/v3/account/invoice/1",
+        "list": "/v3/account/invoice",
+        "pdf": "/v3/account/invoice/1/pdf",
+    }[endpoint]
+    async with serve(recording_app(seen, {path: answer})) as base_url:
+        client = InvoiceClient(
+            TOKEN,
+            base_url=base_url,
+            max_response_bytes=64_000,
+            max_pdf_bytes=64_000,
+            max_retries=0,
+            read_ahead=1,
+        )
+        async with client:
+            with pytest.raises(error):
+                if endpoint == "detail":
+                    await client.invoice(1)
+                elif endpoint == "list":
+                    await anext(client.invoices())
+                else:
+                    await client.download_pdf(1, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert len(seen) == 1
+
+
+def test_the_tables_hold_at_least_twenty_hostile_cases() -> None:
+    assert len(HOSTILE_INPUT) + len(HOSTILE_ANSWERS) >= 20
+    assert json.loads(json_bomb(3)) == [[[]]]
