@@ -227,7 +227,8 @@ HOSTILE_ANSWERS: list[tuple[str, Answer, str, type[Exception]]] = [
      "detail", errors.InvalidResponseError),
     ("two objects for one detail", lambda: web.json_response([{"id": 1}, {"id": 2}]), "detail",
      errors.InvalidResponseError),
-    ("an object for a list", lambda: web.json_response({"id": 1}), "list", errors.InvalidResponseError),
+    ("an object for a list", lambda: web.json_response({"id": 1}), "list",
+     errors.InvalidResponseError),
     ("HTML for a list", lambda: web.Response(text="<html>login</html>", content_type="text/html"),
      "list", errors.InvalidResponseError),
     ("PDF over the size limit", lambda: web.Response(body=b"%PDF-" + b"x" * 70_000,
@@ -268,14 +269,14 @@ async def test_hostile_answers_raise_a_clear_error_and_write_nothing(
             max_retries=0,
             read_ahead=1,
         )
+        calls: dict[str, Callable[[], Awaitable[object]]] = {
+            "detail": lambda: client.invoice(1),
+            "list": lambda: anext(client.invoices()),
+            "pdf": lambda: client.download_pdf(1, tmp_path),
+        }
         async with client:
             with pytest.raises(error):
-                if endpoint == "detail":
-                    await client.invoice(1)
-                elif endpoint == "list":
-                    await anext(client.invoices())
-                else:
-                    await client.download_pdf(1, tmp_path)
+                await calls[endpoint]()
     assert list(tmp_path.iterdir()) == []
     assert len(seen) == 1
 
