@@ -13,6 +13,7 @@ import pytest
 
 import invoice_async
 from invoice_async import InvoiceClient, PaymentStatus, errors
+from invoice_async._protocol import parse_ranged_data
 from invoice_async.testing import FakeI3DServer, make_invoices, make_pdf
 
 TOKEN = "integration-token-8fJ2"
@@ -271,3 +272,34 @@ async def test_hostile_invoice_numbers_cannot_escape_the_directory(
         assert not download.path.name.startswith(".")
     assert sorted(p.name for p in target.iterdir()) == sorted(names)
     assert [p.name for p in tmp_path.iterdir()] == ["pdf"]
+
+
+# --- read-ahead, counted at the server ----------------------------------------------------------
+
+
+async def test_read_ahead_keeps_its_depth_in_flight_and_the_order(start: Start) -> None:
+    server, client = await start({"page_size": 50, "read_ahead": 4}, count=1000, latency=0.005)
+    ids = [inv.id async for inv in client.invoices()]
+    assert ids == sorted((inv.id for inv in server.invoices), reverse=True)  # list order
+    assert server.max_in_flight == 4  # the depth, reached and never passed
+
+
+async def test_read_ahead_ends_at_the_empty_window(start: Start) -> None:
+    server, client = await start({"page_size": 50, "read_ahead": 3}, count=120)
+    assert len([inv async for inv in client.invoices()]) == 120
+    starts = [parse_ranged_data(r.ranged_data or "").start for r in server.log]
+    assert 120 in starts  # the empty window at the end was asked
+    assert max(starts) <= 120 + 2 * 49  # and at most depth - 1 windows went past it
+
+
+async def test_breaking_out_of_a_read_ahead_listing_leaves_nothing_in_flight(
+    start: Start,
+) -> None:
+    server, client = await start({"page_size": 20, "read_ahead": 4}, count=500, latency=0.01)
+    listing = client.invoices()
+    async with contextlib.aclosing(listing):
+        async for _ in listing:
+            break
+    assert client_tasks() == []
+    requests_after_close = server.requests_per_path["list"]
+    assert requests_after_close <= 4  # the first window and those read ahead, no more
