@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Iterable,
-)
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar, overload
+from typing import Final, Self
 
 import aiohttp
 
 from . import _protocol, errors
+from ._args import check_borrowed_session, check_directory, check_retries, invoice_ref
+from ._bulk import BulkMethods, InvoiceRef
 from ._converter import structure_detail, structure_invoice
-from ._fanout import OnError, Outcome, bounded_map
 from ._files import complete_pdf_size, pdf_file_name, write_atomically
 from ._logging import forget_token, remember_token
 from ._models import Invoice, InvoiceDetail, PdfDownload
@@ -33,12 +27,8 @@ DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_READ_AHEAD: Final = 4
 
-InvoiceRef = int | Invoice | InvoiceDetail
-T = TypeVar("T")
-R = TypeVar("R")
 
-
-class InvoiceClient:
+class InvoiceClient(BulkMethods):
     """Async client for the i3D.net API v3 billing endpoints.
 
     Use it as ``async with InvoiceClient(token) as client: ...`` or call ``await
@@ -124,7 +114,7 @@ class InvoiceClient:
             self._throttle, max_retries=self._max_retries, max_retry_after=max_retry_after
         )
         if session is not None:
-            _check_borrowed_session(session, self._max_concurrency)
+            check_borrowed_session(session, self._max_concurrency)
         self._secret = secret
         remember_token(secret.reveal())  # the invoice_async logger redacts it
         self._http = HttpSession(
@@ -205,7 +195,7 @@ class InvoiceClient:
         text = _protocol.check_filter(filter)
         size = self._page_size if page_size is None else page_size
         size = _protocol.check_positive_int("page_size", size)
-        retries = _check_retries(max_retries)
+        retries = check_retries(max_retries)
         path, query = _protocol.list_path(unpaid=unpaid), _protocol.filter_query(text)
         return self._iterate(path, query, size, retries)
 
@@ -240,7 +230,7 @@ class InvoiceClient:
         is no such invoice, and the other errors of :mod:`invoice_async.errors`.
         """
         path = _protocol.detail_path(_protocol.check_invoice_id(invoice_id))
-        return await self._detail(path, _check_retries(max_retries))
+        return await self._detail(path, check_retries(max_retries))
 
     async def invoice_by_number(
         self, invoice_number: str, *, max_retries: int | None = None
@@ -252,7 +242,7 @@ class InvoiceClient:
         """
         number = _protocol.check_invoice_number(invoice_number)
         path = _protocol.detail_by_number_path(number)
-        return await self._detail(path, _check_retries(max_retries))
+        return await self._detail(path, check_retries(max_retries))
 
     async def _detail(self, path: str, retries: int | None) -> InvoiceDetail:
         async def once() -> InvoiceDetail:
@@ -261,176 +251,6 @@ class InvoiceClient:
             return structure_detail(raw, url=answer.url)
 
         return await self._retrier.call(once, retries=retries)
-
-    # --- many invoices at once ---------------------------------------------------------------
-
-    def _limit(self, concurrency: object) -> int:
-        if concurrency is None:
-            return self._max_concurrency
-        limit = _protocol.check_positive_int("concurrency", concurrency)
-        if limit > self._max_concurrency:
-            raise errors.ConfigurationError(
-                f"concurrency={limit} is above the client's max_concurrency="
-                f"{self._max_concurrency}; raise max_concurrency on the client"
-            )
-        return limit
-
-    @overload
-    def map(
-        self,
-        fn: Callable[[T], Awaitable[R]],
-        items: Iterable[T] | AsyncIterable[T],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: Literal["raise"] = "raise",
-    ) -> AsyncGenerator[R, None]: ...
-
-    @overload
-    def map(
-        self,
-        fn: Callable[[T], Awaitable[R]],
-        items: Iterable[T] | AsyncIterable[T],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: Literal["yield"],
-    ) -> AsyncGenerator[Outcome[T, R], None]: ...
-
-    def map(
-        self,
-        fn: Callable[[T], Awaitable[R]],
-        items: Iterable[T] | AsyncIterable[T],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: OnError = "raise",
-    ) -> AsyncGenerator[Any, None]:
-        """Run ``await fn(item)`` for every item, at most ``concurrency`` at once.
-
-        This is the loop behind :meth:`invoice_details` and :meth:`download_pdfs`, for your own
-        coroutines. ``items`` may be any iterable or async iterable, of any length: an item is
-        pulled only when a slot is free, so memory does not grow with the input.
-
-        Results are yielded as they complete, or in input order with ``ordered=True``.
-        With ``on_error="raise"`` (the default) the first error cancels the calls in flight,
-        waits for them, and is raised after the results completed before it. With
-        ``on_error="yield"`` each item gives an :class:`Outcome` (``.item``, ``.result``,
-        ``.error``) and one failure does not stop the rest.
-
-        Wrap the iterator in ``contextlib.aclosing()`` to stop early: leaving the ``async
-        with`` block cancels and awaits the calls in flight. Cancelling the consuming task
-        does the same.
-
-        Raises ConfigurationError at once for a bad argument (``concurrency`` must be between
-        1 and the client's ``max_concurrency``).
-        """
-        limit = self._limit(concurrency)
-        mode = _check_on_error(on_error)
-        _check_items(items, "items")
-        return bounded_map(fn, items, limit=limit, ordered=ordered, on_error=mode)
-
-    @overload
-    def invoice_details(
-        self,
-        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: Literal["raise"] = "raise",
-        max_retries: int | None = None,
-    ) -> AsyncGenerator[InvoiceDetail, None]: ...
-
-    @overload
-    def invoice_details(
-        self,
-        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: Literal["yield"],
-        max_retries: int | None = None,
-    ) -> AsyncGenerator[Outcome[InvoiceRef, InvoiceDetail], None]: ...
-
-    def invoice_details(
-        self,
-        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: OnError = "raise",
-        max_retries: int | None = None,
-    ) -> AsyncGenerator[Any, None]:
-        """The detail of every invoice in ``ids``, at most ``concurrency`` requests at once.
-
-        ``ids`` holds invoice ids (or Invoice objects), from any iterable or async iterable,
-        e.g. ``(inv.id async for inv in client.unpaid_invoices())``. Ordering, failure policy
-        and early stop as :meth:`map`; a bad id raises (or is yielded as) ConfigurationError
-        before its request.
-        """
-
-        async def fetch(ref: InvoiceRef) -> InvoiceDetail:
-            return await self.invoice(_invoice_ref(ref)[0], max_retries=max_retries)
-
-        _check_items(ids, "ids")
-        return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
-
-    @overload
-    def download_pdfs(
-        self,
-        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
-        directory: str | os.PathLike[str],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: Literal["raise"] = "raise",
-        skip_existing: bool = False,
-        max_retries: int | None = None,
-    ) -> AsyncGenerator[PdfDownload, None]: ...
-
-    @overload
-    def download_pdfs(
-        self,
-        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
-        directory: str | os.PathLike[str],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: Literal["yield"],
-        skip_existing: bool = False,
-        max_retries: int | None = None,
-    ) -> AsyncGenerator[Outcome[InvoiceRef, PdfDownload], None]: ...
-
-    def download_pdfs(
-        self,
-        ids: Iterable[InvoiceRef] | AsyncIterable[InvoiceRef],
-        directory: str | os.PathLike[str],
-        *,
-        concurrency: int | None = None,
-        ordered: bool = False,
-        on_error: OnError = "raise",
-        skip_existing: bool = False,
-        max_retries: int | None = None,
-    ) -> AsyncGenerator[Any, None]:
-        """Stream the PDF of every invoice in ``ids`` into ``directory``; yields PdfDownload.
-
-        Each file is written as :meth:`download_pdf` writes it (temp file, checks, fsync,
-        rename; mode 0o600), so an error or a cancellation leaves no partial file. Pass
-        Invoice objects to name files after their numbers. With ``skip_existing=True`` an
-        invoice whose file is already there (a complete PDF, since files only appear whole)
-        is not fetched again. Ordering, failure policy and early stop as :meth:`map`.
-        """
-        folder = _check_directory(directory)
-
-        retries = _check_retries(max_retries)
-
-        async def fetch(ref: InvoiceRef) -> PdfDownload:
-            return await self._download(
-                _invoice_ref(ref), folder, skip_existing=skip_existing, retries=retries
-            )
-
-        _check_items(ids, "ids")
-        return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
 
     # --- PDFs -------------------------------------------------------------------------------
 
@@ -464,7 +284,7 @@ class InvoiceClient:
             async with self._pdf_chunks(checked_id) as chunks:
                 return b"".join([chunk async for chunk in chunks])
 
-        return await self._retrier.call(once, retries=_check_retries(max_retries))
+        return await self._retrier.call(once, retries=check_retries(max_retries))
 
     async def download_pdf(
         self,
@@ -481,10 +301,10 @@ class InvoiceClient:
         a whole, valid PDF. Files are created with mode 0o600. A body cut short is retried.
         """
         download = await self._download(
-            _invoice_ref(invoice),
-            _check_directory(directory),
+            invoice_ref(invoice),
+            check_directory(directory),
             skip_existing=False,
-            retries=_check_retries(max_retries),
+            retries=check_retries(max_retries),
         )
         return download.path
 
@@ -507,49 +327,3 @@ class InvoiceClient:
 
         size = await self._retrier.call(once, retries=retries)
         return PdfDownload(invoice_id=invoice_id, path=target, size=size)
-
-
-def _check_retries(max_retries: object) -> int | None:
-    if max_retries is None:
-        return None
-    return _protocol.check_non_negative_int("max_retries", max_retries)
-
-
-def _check_on_error(on_error: object) -> OnError:
-    if on_error not in ("raise", "yield"):
-        raise errors.ConfigurationError(f"on_error must be 'raise' or 'yield', got {on_error!r}")
-    return on_error
-
-
-def _check_items(items: object, name: str) -> None:
-    if not isinstance(items, Iterable | AsyncIterable) or isinstance(items, str | bytes):
-        raise errors.ConfigurationError(f"{name} must be an iterable or async iterable of ids")
-
-
-def _check_borrowed_session(session: object, max_concurrency: int) -> None:
-    if not isinstance(session, aiohttp.ClientSession):
-        raise errors.ConfigurationError("session must be an aiohttp.ClientSession or None")
-    connector = session.connector
-    if connector is None:
-        return
-    limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
-    if limits and min(limits) < max_concurrency:
-        raise errors.ConfigurationError(
-            f"the borrowed session's connector allows {min(limits)} connections, fewer than "
-            f"max_concurrency={max_concurrency}: lower max_concurrency or raise its limit"
-        )
-
-
-def _invoice_ref(invoice: object) -> tuple[int, str | None]:
-    if isinstance(invoice, Invoice | InvoiceDetail):
-        return invoice.id, invoice.invoice_number
-    return _protocol.check_invoice_id(invoice), None
-
-
-def _check_directory(directory: object) -> Path:
-    if not isinstance(directory, str | os.PathLike):
-        raise errors.ConfigurationError(f"directory must be a path, got {directory!r}")
-    path = Path(directory)
-    if not path.is_dir():
-        raise errors.ConfigurationError(f"directory {str(path)!r} does not exist")
-    return path
