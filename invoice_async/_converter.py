@@ -18,7 +18,6 @@ pass run (matching keys case-insensitively), so the error can name the field and
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
@@ -31,26 +30,31 @@ from ._models import Invoice, InvoiceDetail, PaymentStatus
 
 T = TypeVar("T", Invoice, InvoiceDetail)
 
-_INTEGER_RE: Final = re.compile(r"[+-]?[0-9]+")
 
 
 class _FieldValueError(ValueError):
     """A field's value is not what the API documents; the message says why."""
 
 
+def _integer_text(value: str) -> bool:
+    """Whether ``value`` is an optional sign and ASCII digits (no '_', no other scripts)."""
+    digits = value[1:] if value[:1] in ("-", "+") else value
+    return digits.isdigit() and digits.isascii()
+
+
 def _integer(value: Any, _: Any = None) -> int:
     if type(value) is int:
         return value
-    if type(value) is str and _INTEGER_RE.fullmatch(value):
+    if type(value) is str and _integer_text(value):
         return int(value)
     raise _FieldValueError(f"expected an integer, got {value!r}")
 
 
 def _cents(value: Any, _: Any = None) -> int:
+    if type(value) is str and _integer_text(value):
+        return int(value)
     if type(value) is int:
         return value
-    if type(value) is str and _INTEGER_RE.fullmatch(value):
-        return int(value)
     raise _FieldValueError(f"expected an exact integer of cents, got {value!r}")
 
 
@@ -68,7 +72,12 @@ def _flag(value: Any, _: Any = None) -> bool:
     raise _FieldValueError(f"expected 0 or 1, got {value!r}")
 
 
+_KNOWN_STATUSES: Final = {status.value: status for status in PaymentStatus}
+
+
 def _payment_status(value: Any, _: Any = None) -> PaymentStatus:
+    if type(value) is int and value in _KNOWN_STATUSES:
+        return _KNOWN_STATUSES[value]
     return PaymentStatus(_integer(value))
 
 
@@ -80,12 +89,10 @@ def _from_unix(seconds: float) -> datetime:
 
 
 def _datetime(value: Any, _: Any = None) -> datetime:
-    if type(value) is int:
-        return _from_unix(value)
-    if type(value) is float and math.isfinite(value):
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
         return _from_unix(value)
     if type(value) is str:
-        if _INTEGER_RE.fullmatch(value):
+        if _integer_text(value):
             return _from_unix(int(value))
         try:
             parsed = datetime.fromisoformat(value)
@@ -100,7 +107,7 @@ def _datetime(value: Any, _: Any = None) -> datetime:
 
 
 def _optional_datetime(value: Any, _: Any = None) -> datetime | None:
-    if value is None or value == 0 or value in ("", "0"):
+    if not value or value == "0":  # 0, null, "" and "0": not paid
         return None
     return _datetime(value)
 

@@ -155,14 +155,15 @@ async def paginate(
                 start, anchored, token = 0, False, None  # the seen ids keep out repeats
                 continue
             items = page.items
-            last_seen = _last_seen(items, seen)
+            keys = [item_key(item) for item in items]
+            last_seen = _last_seen(keys, seen)
             if anchored and start > 0 and last_seen < 0:
                 # No seen item where one was expected: the list moved left past the
                 # overlap (or shrank below start). Step back rather than skip.
                 await ahead.discard()
                 start, full = max(0, start - max(stride, 1)), False
                 continue
-            fresh = _fresh(items[last_seen + 1 :], seen)
+            fresh = _fresh(items, keys, last_seen + 1, seen)
             if fresh:
                 yield fresh, page.url
             stride = max(stride, len(items))
@@ -192,21 +193,23 @@ async def paginate(
         await ahead.cancel()
 
 
-def _last_seen(items: Sequence[Any], seen: set[object]) -> int:
+def _last_seen(keys: Sequence[object], seen: set[object]) -> int:
     """The index of the last item already yielded, or -1."""
-    for index in range(len(items) - 1, -1, -1):
-        if item_key(items[index]) in seen:
+    for index in range(len(keys) - 1, -1, -1):
+        if keys[index] in seen:
             return index
     return -1
 
 
-def _fresh(items: Sequence[Any], seen: set[object]) -> list[Any]:
-    """The items not yielded yet, now marked as seen."""
+def _fresh(
+    items: Sequence[Any], keys: Sequence[object], begin: int, seen: set[object]
+) -> list[Any]:
+    """The items from ``begin`` on not yielded yet, now marked as seen."""
     fresh = []
-    for item in items:
-        key = item_key(item)
+    for index in range(begin, len(items)):
+        key = keys[index]
         if key is None or key not in seen:
-            fresh.append(item)
+            fresh.append(items[index])
             if key is not None:
                 seen.add(key)
     return fresh
