@@ -7,7 +7,8 @@ variable (never on the command line). ``KIND`` is ``listing``, ``details`` or ``
 
 Everything is imported before the clock starts. Measured: the wall time of the work (session
 set-up included), the process's CPU time over the same span, the RSS just before it and the
-peak RSS (``ru_maxrss``) just after it, both in KiB, and the tally of what was received. To
+peak RSS (``VmHWM``, reset to the current RSS just before the work; see
+``benchmarks._common.peak_rss_kib``) just after it, in KiB, and the tally received. To
 profile a contender, run this module under pyinstrument:
 ``pyinstrument -m benchmarks._contender listing client --base-url ...``.
 """
@@ -26,7 +27,14 @@ from typing import Any, cast
 import attrs
 
 from . import _generate
-from ._common import CONTENDERS, Tally, current_rss_kib, peak_rss_kib
+from ._common import (
+    CONTENDERS,
+    Tally,
+    current_rss_kib,
+    peak_rss_kib,
+    reset_peak_rss,
+    ru_maxrss_kib,
+)
 from ._workloads import WORKLOADS, Job, Kind, Workload
 
 
@@ -43,6 +51,7 @@ def measure(name: str, job: Job) -> dict[str, Any]:
         _generate.load()  # import before the clock starts
     tally = Tally()
     gc.collect()
+    peak_reset = reset_peak_rss()
     rss_start = current_rss_kib()
     peak_before = peak_rss_kib()
     cpu_before = time.process_time()
@@ -57,6 +66,8 @@ def measure(name: str, job: Job) -> dict[str, Any]:
         "rss_start_kib": rss_start,
         "peak_rss_before_kib": peak_before,
         "peak_rss_kib": peak_after,
+        "peak_rss_reset": peak_reset,
+        "ru_maxrss_kib": ru_maxrss_kib(),
         "tally": attrs.asdict(tally),
     }
 

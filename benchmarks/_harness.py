@@ -169,8 +169,8 @@ def _run_once(scenario: Scenario, name: str, server: ServerProcess) -> dict[str,
         measured = run_contender(argv, token=server.token, timeout=scenario.timeout)
         stats = server.command("stats")
         error = _check(scenario, measured, stats)
-    except RuntimeError as exc:
-        return {"contender": name, "error": str(exc)}
+    except (RuntimeError, ValueError, KeyError) as exc:  # failed, or printed no valid result
+        return {"contender": name, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         if folder:
             shutil.rmtree(folder, ignore_errors=True)

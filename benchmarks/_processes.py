@@ -141,6 +141,6 @@ def run_contender(
         raise RuntimeError(f"exit status {done.returncode}: {tail}")
     lines = done.stdout.strip().splitlines()
     if not lines:
-        return {}
+        raise RuntimeError("printed no result")
     answer: dict[str, Any] = json.loads(lines[-1])
     return answer

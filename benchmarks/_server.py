@@ -7,7 +7,9 @@ answers commands read from stdin, one per line, each with one JSON line on stdou
 
 - ``stats``: ``{"requests_per_path": {...}, "max_in_flight": n, "list_requests": n,
   "cpu_s": s}`` (``cpu_s``: the server process's CPU seconds since the last reset);
-- ``reset``: clears those counters (``FakeI3DServer.reset_stats``).
+- ``log``: ``{"log": [[seconds since the first arrival, route, RANGED-DATA, status], ...]}``,
+  every request since the last reset in arrival order (to see the shape of a pipeline);
+- ``reset``: clears those counters and the log (``FakeI3DServer.reset_stats``).
 
 It stops when stdin closes (the orchestrator exits or closes the pipe) or on SIGTERM/SIGINT.
 Running it in its own process keeps the server's CPU off the contender's core.
@@ -34,6 +36,14 @@ def _stats(server: FakeI3DServer, cpu_since: float) -> dict[str, Any]:
         "list_requests": server.list_requests,
         "cpu_s": time.process_time() - cpu_since,
     }
+
+
+def _log(server: FakeI3DServer) -> list[list[Any]]:
+    first = min((record.arrived_at for record in server.log), default=0.0)
+    return [
+        [record.arrived_at - first, record.route, record.ranged_data, record.status]
+        for record in sorted(server.log, key=lambda record: record.arrived_at)
+    ]
 
 
 def _say(value: dict[str, Any]) -> None:
@@ -72,6 +82,8 @@ async def _serve(args: argparse.Namespace) -> None:
             command = line.decode().strip()
             if command == "stats":
                 _say(_stats(server, cpu_since))
+            elif command == "log":
+                _say({"log": _log(server)})
             elif command == "reset":
                 server.reset_stats()
                 cpu_since = time.process_time()

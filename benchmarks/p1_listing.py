@@ -19,7 +19,7 @@ SCENARIO = Scenario(
     kind="listing",
     items=200_000,
     latency=0.0,
-    repeat=3,
+    repeat=5,
 )
 
 

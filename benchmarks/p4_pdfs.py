@@ -27,7 +27,7 @@ SCENARIO = Scenario(
     latency=0.0,
     concurrency=8,
     pdf_size=PDF_SIZE,
-    repeat=3,
+    repeat=5,
 )
 
 

@@ -31,7 +31,6 @@ from ._models import Invoice, InvoiceDetail, PaymentStatus
 T = TypeVar("T", Invoice, InvoiceDetail)
 
 
-
 class _FieldValueError(ValueError):
     """A field's value is not what the API documents; the message says why."""
 
