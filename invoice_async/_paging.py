@@ -68,7 +68,7 @@ def item_key(item: Any) -> object:
     return None
 
 
-async def _cancel(tasks: Sequence[asyncio.Task[Page]]) -> None:
+async def _cancel(tasks: Sequence[asyncio.Future[Page]]) -> None:
     for task in tasks:
         task.cancel()
     if tasks:
@@ -79,49 +79,90 @@ async def _cancel(tasks: Sequence[asyncio.Task[Page]]) -> None:
 
 
 class _ReadAhead:
-    """The windows requested ahead of the one being consumed, in offset order."""
+    """The windows requested ahead of the one being consumed, in offset order.
+
+    At most ``depth`` requests are in flight; a window that arrives frees its slot for the
+    next one at once, not when it is consumed, and at most ``2 * depth`` windows are held
+    (in flight or waiting to be consumed), so memory stays a few windows. Windows that turn
+    out not to be needed are set aside and left to finish (see ``set_aside``).
+    """
 
     def __init__(self, fetch: FetchPage, page_size: int, depth: int) -> None:
         self._fetch = fetch
         self._page_size = page_size
         self._depth = depth
-        self._windows: deque[tuple[int, asyncio.Task[Page]]] = deque()
+        self._windows: deque[tuple[int, asyncio.Future[Page]]] = deque()
+        self._stale: list[asyncio.Future[Page]] = []
+        self._live: set[asyncio.Future[Page]] = set()  # every request not finished yet
+        self._step: int | None = None
+        self._limit = 1
+        self._last_start: int | None = None  # of the last window requested and not set aside
+        self._closed = False
 
     def _request(self, start: int) -> None:
-        window = Window(start, self._page_size)
-        self._windows.append((start, asyncio.ensure_future(self._fetch(window, None))))
+        task = asyncio.ensure_future(self._fetch(Window(start, self._page_size), None))
+        self._live.add(task)
+        task.add_done_callback(self._arrived)
+        self._windows.append((start, task))
+        self._last_start = start
 
-    async def take(self, start: int, *, step: int | None) -> Page:
-        """The page at ``start``; with a ``step``, also request the next windows ahead."""
+    def _arrived(self, task: asyncio.Future[Page]) -> None:
+        self._live.discard(task)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Request the next planned windows while a slot and room are free."""
+        if self._closed or self._step is None or self._last_start is None:
+            return
+        # The window being consumed counts against the limit too.
+        while len(self._windows) + 1 < self._limit and len(self._live) < self._depth:
+            self._request(self._last_start + self._step)
+
+    async def take(self, start: int, *, step: int | None, limit: int) -> Page:
+        """The page at ``start``; with a ``step``, keep up to ``limit`` windows planned after
+        it, ``step`` apart."""
         if self._windows and self._windows[0][0] != start:
-            await self.discard()
+            self.set_aside()
+        self._step, self._limit = step, limit
         if not self._windows:
+            while len(self._live) >= self._depth:  # windows set aside still hold the slots
+                await asyncio.wait(set(self._live), return_when=asyncio.FIRST_COMPLETED)
             self._request(start)
-        if step is not None and step > 0:
-            while len(self._windows) < self._depth:
-                self._request(self._windows[-1][0] + step)
         _, task = self._windows.popleft()
+        self._top_up()
         return await task
 
-    async def discard(self) -> None:
-        """Let the windows requested ahead finish, and drop them.
+    def set_aside(self) -> None:
+        """Drop the windows planned so far without cancelling them.
 
-        They are not cancelled: an answer the client never reads could hold a Retry-After
-        that the client would then not honour. Their errors do not matter any more.
+        An answer that is never read could hold a Retry-After that the client would then not
+        honour; they finish in the background and are awaited when the listing ends.
         """
-        tasks = [task for _, task in self._windows]
+        self._stale.extend(task for _, task in self._windows)
         self._windows.clear()
-        if tasks:
-            await asyncio.wait(tasks)
-        for task in tasks:
-            if not task.cancelled():
-                task.exception()  # retrieved, and dropped
+        self._last_start = None
+        self._stale = [task for task in self._stale if not task.done() or _retrieve(task)]
 
-    async def cancel(self) -> None:
-        """Cancel every window requested ahead, and wait until they are gone."""
-        tasks = [task for _, task in self._windows]
+    async def close(self, *, drain: bool) -> None:
+        """Wait for every window still in flight (``drain``), or cancel them all."""
+        self._closed = True
+        tasks = [*(task for _, task in self._windows), *self._stale]
         self._windows.clear()
-        await _cancel(tasks)
+        self._stale.clear()
+        if drain:
+            if tasks:
+                await asyncio.wait(tasks)
+            for task in tasks:
+                _retrieve(task)
+        else:
+            await _cancel(tasks)
+
+
+def _retrieve(task: asyncio.Future[Page]) -> bool:
+    """Mark a finished task's error as seen (it no longer matters); always False."""
+    if not task.cancelled():
+        task.exception()
+    return False
 
 
 async def paginate(
@@ -137,13 +178,18 @@ async def paginate(
     ahead = _ReadAhead(fetch, page_size, depth)
     stride = 0  # the longest window seen: the server's cap, or page_size
     start, anchored, full, token, restarts = 0, False, True, None, 0
+    finished = False
     try:
         while True:
-            steady = token is None and full and (anchored or start == 0)
-            step = (stride or page_size) - overlap if steady and depth > 1 else None
+            step, limit = None, 1
+            if token is None and depth > 1:
+                if full and (anchored or start == 0):  # the steady state: plan the next ones
+                    step, limit = (stride or page_size) - overlap, 2 * depth
+                elif anchored:  # after a short window: ask the end's two windows at once
+                    step, limit = 1, 2
             try:
                 if token is None:
-                    page = await ahead.take(start, step=step)
+                    page = await ahead.take(start, step=step, limit=limit)
                 else:
                     page = await fetch(Window(start, page_size), token)
             except errors.ApiError as error:
@@ -160,7 +206,7 @@ async def paginate(
             if anchored and start > 0 and last_seen < 0:
                 # No seen item where one was expected: the list moved left past the
                 # overlap (or shrank below start). Step back rather than skip.
-                await ahead.discard()
+                ahead.set_aside()
                 start, full = max(0, start - max(stride, 1)), False
                 continue
             fresh = _fresh(items, keys, last_seen + 1, seen)
@@ -170,10 +216,10 @@ async def paginate(
             full = len(items) >= stride
             if page.page_token is not None:
                 if token is None:
-                    await ahead.discard()
+                    ahead.set_aside()
                 start, anchored, token = start + len(items), False, page.page_token
             elif token is not None or not items:
-                await ahead.discard()
+                finished = True
                 return  # the last token page, or an empty window
             elif fresh:
                 end = start + len(items)
@@ -190,7 +236,9 @@ async def paginate(
                 # a shift in between shows as a missing anchor instead of a skipped item.
                 start, anchored = start + last_seen, True
     finally:
-        await ahead.cancel()
+        # At the end, windows asked past it are let finish; on an error or an early close,
+        # everything still in flight is cancelled.
+        await ahead.close(drain=finished)
 
 
 def _last_seen(keys: Sequence[object], seen: set[object]) -> int:
