@@ -50,9 +50,12 @@ def _integer(value: Any, _: Any = None) -> int:
 
 
 def _cents(value: Any, _: Any = None) -> int:
-    if type(value) is str and _integer_text(value):
-        return int(value)
-    if type(value) is int:
+    if type(value) is str:
+        if value.isdigit() and value.isascii():  # the common case, checked inline: hot path
+            return int(value)
+        if _integer_text(value):
+            return int(value)
+    elif type(value) is int:
         return value
     raise _FieldValueError(f"expected an exact integer of cents, got {value!r}")
 
