@@ -31,6 +31,9 @@ from ._models import Invoice, InvoiceDetail, PaymentStatus
 T = TypeVar("T", Invoice, InvoiceDetail)
 
 
+_MAX_UNIX: Final = 253_402_300_800  # 10000-01-01: past it, datetime cannot go
+
+
 class _FieldValueError(ValueError):
     """A field's value is not what the API documents; the message says why."""
 
@@ -44,7 +47,7 @@ def _integer_text(value: str) -> bool:
 def _integer(value: Any, _: Any = None) -> int:
     if type(value) is int:
         return value
-    if type(value) is str and _integer_text(value):
+    if type(value) is str and ((value.isdigit() and value.isascii()) or _integer_text(value)):
         return int(value)
     raise _FieldValueError(f"expected an integer, got {value!r}")
 
@@ -91,6 +94,8 @@ def _from_unix(seconds: float) -> datetime:
 
 
 def _datetime(value: Any, _: Any = None) -> datetime:
+    if type(value) is int and 0 <= value < _MAX_UNIX:  # the hot path, without a call
+        return datetime.fromtimestamp(value, UTC)
     if type(value) is int or (type(value) is float and math.isfinite(value)):
         return _from_unix(value)
     if type(value) is str:
@@ -111,6 +116,8 @@ def _datetime(value: Any, _: Any = None) -> datetime:
 def _optional_datetime(value: Any, _: Any = None) -> datetime | None:
     if not value or value == "0":  # 0, null, "" and "0": not paid
         return None
+    if type(value) is int and 0 < value < _MAX_UNIX:
+        return datetime.fromtimestamp(value, UTC)
     return _datetime(value)
 
 
