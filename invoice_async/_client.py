@@ -26,6 +26,7 @@ from ._throttle import Throttle
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_READ_AHEAD: Final = 4
+TOKEN_ENV: Final = _protocol.TOKEN_ENV_VAR
 
 
 class InvoiceClient(BulkMethods):
@@ -53,7 +54,7 @@ class InvoiceClient(BulkMethods):
         max_per_second: if set, request starts are spaced so the whole client sends at most
             this many requests per second (an API key has rate limits).
         read_ahead: how many list windows are in flight while one is consumed (1: none);
-            at most ``max_concurrency``.
+            at most ``max_concurrency``; by default 4, or ``max_concurrency`` if smaller.
         deadline: seconds, from the client's first request, after which no request starts
             and no retry or pause waits (DeadlineExceededError); None for no limit.
         max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
@@ -80,17 +81,15 @@ class InvoiceClient(BulkMethods):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES,
         max_per_second: float | None = None,
-        read_ahead: int = DEFAULT_READ_AHEAD,
+        read_ahead: int | None = None,
         deadline: float | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
-        if token is None:
-            token = os.environ.get(_protocol.TOKEN_ENV_VAR)
-            if token is None:
-                raise errors.ConfigurationError(
-                    f"no API token: pass one or set {_protocol.TOKEN_ENV_VAR}"
-                )
-        secret = _protocol.check_token(token)
+        # The raw token leaves this frame's locals at once: a traceback of any error raised
+        # below (which error reporters record with its locals) holds only the Secret.
+        secret = _protocol.Secret(token if token is not None else os.environ.get(TOKEN_ENV))
+        del token
+        secret.check()
         self._base_url = _protocol.check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._page_size = _protocol.check_positive_int("page_size", page_size)
         self._max_concurrency = _protocol.check_positive_int("max_concurrency", max_concurrency)
@@ -100,6 +99,8 @@ class InvoiceClient(BulkMethods):
         max_json = _protocol.check_positive_int("max_response_bytes", max_response_bytes)
         if max_per_second is not None:
             max_per_second = _protocol.check_positive_seconds("max_per_second", max_per_second)
+        if read_ahead is None:
+            read_ahead = min(DEFAULT_READ_AHEAD, self._max_concurrency)
         self._read_ahead = _protocol.check_positive_int("read_ahead", read_ahead)
         if self._read_ahead > self._max_concurrency:
             raise errors.ConfigurationError(

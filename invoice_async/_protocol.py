@@ -39,12 +39,30 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: object) -> None:
         self._value = value
 
     def reveal(self) -> str:
         """The secret's value, for the one place that must send it."""
+        assert isinstance(self._value, str), "reveal() after check()"
         return self._value
+
+    def check(self) -> None:
+        """Refuse a token that is missing, empty, not text, or holds whitespace or control
+        characters (a stray newline, or a header injection). Its value is never echoed, and
+        never bound to a local variable that a traceback would show."""
+        if self._value is None:
+            raise errors.ConfigurationError(f"no API token: pass one or set {TOKEN_ENV_VAR}")
+        if not isinstance(self._value, str):
+            raise errors.ConfigurationError(
+                f"the API token must be a string, not {type(self._value)}"
+            )
+        if not self._value:
+            raise errors.ConfigurationError("the API token is empty")
+        if _CONTROL_RE.search(self._value) or self._value != self._value.strip():
+            raise errors.ConfigurationError(
+                "the API token has whitespace or control characters (a stray newline?)"
+            )
 
     def __repr__(self) -> str:
         return "Secret('**********')"
@@ -155,16 +173,11 @@ def check_filter(value: object) -> str | None:
 
 
 def check_token(value: object) -> Secret:
-    """The API key: a non-empty string of visible characters. Its value is never echoed."""
-    if not isinstance(value, str):
-        raise errors.ConfigurationError(f"the API token must be a string, not {type(value)}")
-    if not value:
-        raise errors.ConfigurationError("the API token is empty")
-    if _CONTROL_RE.search(value) or value != value.strip():
-        raise errors.ConfigurationError(
-            "the API token has whitespace or control characters (a stray newline?)"
-        )
-    return Secret(value)
+    """The API key as a checked Secret; see :meth:`Secret.check`."""
+    secret = Secret(value)
+    del value
+    secret.check()
+    return secret
 
 
 def _is_loopback(host: str) -> bool:

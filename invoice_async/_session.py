@@ -6,6 +6,7 @@ aiohttp's exceptions carry ``request_info``, whose headers hold the API token.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -21,6 +22,12 @@ from ._throttle import Throttle
 
 _CHUNK_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024
+
+
+def _plain_length(response: aiohttp.ClientResponse) -> int | None:
+    """Content-Length, when it counts the bytes the body will give (no Content-Encoding)."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    return response.content_length if encoding in ("", "identity") else None
 
 
 async def _read_up_to(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -46,12 +53,16 @@ class JsonAnswer:
 
 @attrs.frozen
 class BodyStream:
-    """An answer whose body is read chunk by chunk (``chunks()``), for PDFs."""
+    """An answer whose body is read chunk by chunk (``chunks()``), for PDFs.
+
+    ``content_length`` is the announced length of the body as ``chunks()`` gives it: None
+    when the answer is compressed (aiohttp inflates it, so the header counts other bytes).
+    """
 
     url: str
     content_type: str | None
     content_length: int | None
-    _response: aiohttp.ClientResponse
+    _response: aiohttp.ClientResponse = attrs.field(repr=False)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body in chunks of at most 64 KiB; a cut-short body raises TransportError."""
@@ -111,6 +122,7 @@ class HttpSession:
         self._connection_limit = connection_limit
         self._max_json_bytes = max_json_bytes
         self._throttle = throttle
+        self._slots = asyncio.Semaphore(connection_limit)
         self._borrowed = session
         self._owned: aiohttp.ClientSession | None = None
         self._closed = False
@@ -151,41 +163,76 @@ class HttpSession:
             self._owned = aiohttp.ClientSession(connector=connector, raise_for_status=False)
         return self._owned
 
-    @contextlib.asynccontextmanager
-    async def _get(
+    async def _send(
         self, path: str, query: str, headers: Mapping[str, str]
-    ) -> AsyncIterator[tuple[aiohttp.ClientResponse, str]]:
+    ) -> tuple[aiohttp.ClientResponse, str]:
+        """Send a GET once a slot is free and no pause holds; returns the response (headers
+        read, body not) and its URL. The caller must pass the response to ``_done``."""
         url = self.url(path, query)
         session = self._session()
-        await self._throttle.wait()
+        # One slot per request in flight, for the whole client: read-ahead and fan-out share
+        # them, and a request waiting for one has not passed the throttle yet, so a pause that
+        # starts meanwhile holds it too.
+        await self._slots.acquire()
+        try:
+            await self._throttle.wait()
+            response = await self._start(session, url, headers)
+        except BaseException:
+            self._slots.release()
+            raise
+        return response, url
+
+    async def _start(
+        self, session: aiohttp.ClientSession, url: str, headers: Mapping[str, str]
+    ) -> aiohttp.ClientResponse:
         failure = None
         try:
-            async with session.get(
+            response = await session.get(
                 URL(url, encoded=True),
                 # The token goes into the call, not into a local variable: no frame of a
                 # traceback (which error reporters record with its locals) holds it.
                 headers={**headers, _protocol.TOKEN_HEADER: self._token.reveal()},
                 timeout=self._request_timeout(),
                 middlewares=self._middlewares,
-            ) as response:
-                logger.debug("GET %s -> %s", url, response.status)
-                if response.status >= 400:
-                    body = await _read_up_to(response, _ERROR_BODY_LIMIT)
-                    raise _protocol.error_from_response(
-                        response.status,
-                        body,
-                        method="GET",
-                        url=url,
-                        retry_after=response.headers.get("Retry-After"),
-                    )
-                yield response, url
-        except errors.InvoiceAsyncError:
-            raise
+                raise_for_status=False,  # even if a borrowed session says otherwise
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             logger.debug("GET %s failed: %s", url, type(exc).__name__)
             failure = translate(exc, "GET", url)
         if failure is not None:
             raise failure  # outside the except block: see translate()
+        logger.debug("GET %s -> %s", url, response.status)
+        if response.status < 400:
+            return response
+        try:
+            body = await self._read(response, url, _ERROR_BODY_LIMIT)
+            error = _protocol.error_from_response(
+                response.status,
+                body,
+                method="GET",
+                url=url,
+                retry_after=response.headers.get("Retry-After"),
+            )
+        finally:
+            response.release()
+            del response  # no frame of the traceback keeps the request's headers
+        raise error
+
+    def _done(self, response: aiohttp.ClientResponse) -> None:
+        response.release()
+        self._slots.release()
+
+    async def _read(self, response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+        """The body, or its first ``limit + 1`` bytes when longer; errors translated."""
+        failure = None
+        length = _plain_length(response)
+        try:
+            if length is not None and length <= limit:
+                return await response.read()
+            return await _read_up_to(response, limit + 1)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = translate(exc, "GET", url)
+        raise failure  # outside the except block: see translate()
 
     def _request_timeout(self) -> aiohttp.ClientTimeout:
         """The per-request timeout, cut short by the client's deadline when that is nearer."""
@@ -200,37 +247,41 @@ class HttpSession:
     ) -> JsonAnswer:
         """GET ``path`` and decode its JSON answer; raises ApiError, InvalidResponseError,
         TransportError."""
-        async with self._get(path, query, headers or {}) as (response, url):
-            body = await self._read_limited(response, url)
-            return JsonAnswer(_protocol.decode_json(body, url=url), response.headers, url)
-
-    async def _read_limited(self, response: aiohttp.ClientResponse, url: str) -> bytes:
-        limit = self._max_json_bytes
-        if response.content_length is not None and response.content_length > limit:
-            raise errors.InvalidResponseError(
-                f"the answer announces {response.content_length} bytes, over the limit of "
-                f"{limit} (max_response_bytes)",
-                url=url,
-            )
-        if response.content_length is not None:
-            return await response.read()
-        body = await _read_up_to(response, limit + 1)
+        response, url = await self._send(path, query, headers or {})
+        try:
+            limit = self._max_json_bytes
+            announced = _plain_length(response)
+            if announced is not None and announced > limit:
+                raise errors.InvalidResponseError(
+                    f"the answer announces {announced} bytes, over the limit of {limit} "
+                    "(max_response_bytes)",
+                    url=url,
+                )
+            body = await self._read(response, url, limit)
+            answer_headers = response.headers
+        finally:
+            self._done(response)
+            del response  # no frame of the traceback keeps the request's headers
         if len(body) > limit:
             raise errors.InvalidResponseError(
                 f"the answer is over the limit of {limit} bytes (max_response_bytes)", url=url
             )
-        return body
+        return JsonAnswer(_protocol.decode_json(body, url=url), answer_headers, url)
 
     @contextlib.asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[BodyStream]:
         """GET ``path`` and give its body as a stream; the response is released on exit."""
-        async with self._get(path, "", {}) as (response, url):
+        response, url = await self._send(path, "", {})
+        try:
             yield BodyStream(
                 url=url,
                 content_type=response.headers.get("Content-Type"),
-                content_length=response.content_length,
+                content_length=_plain_length(response),
                 response=response,
             )
+        finally:
+            self._done(response)
+            del response  # no frame of the traceback keeps the request's headers
 
     async def close(self) -> None:
         """Close the session we own; a borrowed one is left open."""

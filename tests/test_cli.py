@@ -107,6 +107,14 @@ async def test_details_and_pdfs_then_resume_fetches_no_pdf_again(
     assert len(list((tmp_path / "pdf").iterdir())) == 60
 
 
+async def test_concurrency_of_one_works(server: FakeI3DServer, tmp_path: Path) -> None:
+    run = await invoke(
+        "export", str(tmp_path), "--details", "--concurrency", "1", "--base-url", server.base_url
+    )
+    assert run.code == 0, run.stderr
+    assert server.max_in_flight == 1
+
+
 async def test_unpaid_with_filter(server: FakeI3DServer, tmp_path: Path) -> None:
     run = await invoke(
         "export", str(tmp_path), "--unpaid", "--filter", "&", "--base-url", server.base_url

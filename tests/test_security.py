@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import logging
 import traceback
@@ -144,8 +145,20 @@ async def test_debug_logs_errors_and_reprs_never_hold_the_token(
             await client.invoice(1)  # the server is gone: a transport error, retried
         except errors.TransportError as exc:
             failures.append(exc)
+    cut_short = FakeI3DServer(token=TOKEN, count=3)
+    cut_short.fail_next("truncated", endpoint="detail")  # fails while the body is read
+    async with cut_short as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
+        try:
+            await client.invoice(1, max_retries=0)
+        except errors.TransportError as exc:
+            failures.append(exc)
+    try:
+        InvoiceClient(TOKEN, page_size=0)  # a bad argument after the token
+    except errors.ConfigurationError as exc:
+        failures.append(exc)
     assert len(listed) == 30
-    assert len(failures) == 4
+    assert len(failures) == 6
+    assert all(f.__cause__ is None and f.__context__ is None for f in failures[3:5])
     assert any("retry" in r.getMessage().lower() or "stamina" in r.name for r in caplog.records)
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
@@ -284,3 +297,34 @@ async def test_hostile_answers_raise_a_clear_error_and_write_nothing(
 def test_the_tables_hold_at_least_twenty_hostile_cases() -> None:
     assert len(HOSTILE_INPUT) + len(HOSTILE_ANSWERS) >= 20
     assert json.loads(json_bomb(3)) == [[[]]]
+
+
+def gzip_answer(body: bytes, content_type: str) -> web.StreamResponse:
+    return web.Response(
+        body=gzip.compress(body),
+        headers={"Content-Encoding": "gzip", "Content-Type": content_type},
+    )
+
+
+async def test_a_compressed_answer_is_held_to_the_limit_once_inflated() -> None:
+    bomb = b"[" + b" " * 5_000_000 + b"]"  # 5 MB of JSON that compresses to a few KB
+    seen: list[dict[str, str]] = []
+    app = recording_app(
+        seen, {"/v3/account/invoice/1": lambda: gzip_answer(bomb, "application/json")}
+    )
+    async with (
+        serve(app) as base_url,
+        InvoiceClient(TOKEN, base_url=base_url, max_response_bytes=64_000) as client,
+    ):
+        with pytest.raises(errors.InvalidResponseError, match="over the limit"):
+            await client.invoice(1, max_retries=0)
+
+
+async def test_a_compressed_pdf_is_checked_on_its_inflated_bytes(tmp_path: Path) -> None:
+    seen: list[dict[str, str]] = []
+    app = recording_app(
+        seen, {"/v3/account/invoice/1/pdf": lambda: gzip_answer(PDF, "application/pdf")}
+    )
+    async with serve(app) as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
+        path = await client.download_pdf(1, tmp_path)
+    assert path.read_bytes() == PDF
