@@ -14,6 +14,7 @@ arguments, and no exception of ours holds the token.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
@@ -57,8 +58,21 @@ def pause_of(error: BaseException, max_retry_after: float) -> float | None:
     return min(error.retry_after, max_retry_after)
 
 
+def backoff(failures: int) -> float:
+    """The wait before retry number ``failures``: exponential from 0.5 s, capped at 30 s, plus
+    up to 1 s of jitter (full jitter on top, as stamina computes it)."""
+    base = min(WAIT_MAX, WAIT_INITIAL * 2.0 ** (failures - 1))
+    return base + random.uniform(0, WAIT_JITTER)
+
+
 class Retrier:
-    """Runs a request again on retryable failures, up to ``max_retries`` more times."""
+    """Runs a request again on retryable failures, up to ``max_retries`` more times.
+
+    stamina drives the attempts (its cap, its testing switch, its retry logging); the waits
+    run on the client's throttle: a Retry-After pauses every request of the client, and a
+    backoff delays this request only. Both use the throttle's clock, so a fake clock makes
+    them instant, and neither waits past the client's deadline (DeadlineExceededError).
+    """
 
     def __init__(
         self,
@@ -71,28 +85,34 @@ class Retrier:
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after
 
-    def _on_failure(self, error: Exception) -> bool | float:
-        if not is_retryable(error):
-            return False
-        pause = pause_of(error, self._max_retry_after)
-        if pause is None:
-            logger.info("retrying after %s", error)
-            return True
-        self._throttle.pause_until(self._throttle.now() + pause)
-        logger.warning("the API asked to wait %.3gs; pausing every request (%s)", pause, error)
-        return 0.0  # the throttle does the waiting, for every request of the client
-
     async def call(self, request: Callable[[], Awaitable[T]], *, retries: int | None) -> T:
         """``await request()``, retried as the policy says; the last error is raised."""
         attempts = 1 + (self._max_retries if retries is None else retries)
+        wait = 0.0
+        failures = 0
+
+        def on_failure(error: Exception) -> bool | float:
+            nonlocal wait, failures
+            if not is_retryable(error):
+                return False
+            failures += 1
+            pause = pause_of(error, self._max_retry_after)
+            if pause is not None:
+                self._throttle.pause_until(self._throttle.now() + pause)
+                logger.warning(
+                    "the API asked to wait %.3gs; pausing every request (%s)", pause, error
+                )
+                wait = 0.0
+            else:
+                wait = 0.0 if stamina.is_testing() else backoff(failures)
+                logger.info("retrying in %.3gs after %s", wait, error)
+            return 0.0  # the wait happens below, on the throttle's clock
+
         async for attempt in stamina.retry_context(
-            on=self._on_failure,
-            attempts=attempts,
-            timeout=None,  # the client's deadline bounds the time, not stamina
-            wait_initial=WAIT_INITIAL,
-            wait_max=WAIT_MAX,
-            wait_jitter=WAIT_JITTER,
+            on=on_failure, attempts=attempts, timeout=None, wait_initial=0.0, wait_jitter=0.0
         ):
             with attempt:
+                if wait:
+                    await self._throttle.sleep(wait)
                 return await request()
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover

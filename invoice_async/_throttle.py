@@ -75,6 +75,15 @@ class Throttle:
         """The throttle's clock."""
         return self._clock()
 
+    async def sleep(self, seconds: float) -> None:
+        """Sleep on the throttle's clock; DeadlineExceededError if it would cross the deadline."""
+        if self._deadline_at is not None and self._clock() + seconds >= self._deadline_at:
+            raise errors.DeadlineExceededError(
+                f"the client's deadline of {self._deadline}s would pass during a wait of "
+                f"{seconds:.3g}s"
+            )
+        await self._sleep(seconds)
+
     async def wait(self) -> None:
         """Return when a request may start; re-checks after sleeping, as a pause may have come.
 

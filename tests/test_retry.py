@@ -3,16 +3,19 @@ backoff, and a FakeClock stands in for the time of Retry-After pauses and deadli
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import stamina
 from aiohttp import ClientConnectionError
 from aioresponses import aioresponses
 
 from invoice_async import InvoiceClient, errors
 from invoice_async._retry import RETRY_STATUSES, is_retryable, pause_of
+from invoice_async._throttle import Throttle
 from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
 from tests.test_converter import DETAIL
 
@@ -213,3 +216,54 @@ async def test_retry_after_pauses_every_worker_of_a_fanout() -> None:
     assert len(details) == 40
     assert server.early_requests == 0
     assert sum(clock.sleeps) >= 5.0
+
+
+async def test_backoff_grows_and_runs_on_the_clients_clock(
+    http: aioresponses, clock: FakeClock
+) -> None:
+    http.get(URL, status=500, payload=ERROR)
+    http.get(URL, status=500, payload=ERROR)
+    http.get(URL, payload=[DETAIL])
+    with stamina.set_testing(False):  # real backoff values, on the fake clock
+        async with InvoiceClient("tok", max_retries=3) as client:
+            use_fake_clock(client, clock)
+            await client.invoice(1)
+    first, second = clock.sleeps
+    assert 0.5 <= first <= 1.5  # 0.5 s, plus up to 1 s of jitter
+    assert 1.0 <= second <= 2.0  # doubled
+
+
+async def test_a_backoff_that_would_cross_the_deadline_raises_at_once(
+    http: aioresponses, clock: FakeClock
+) -> None:
+    http.get(URL, status=500, payload=ERROR, repeat=True)
+    with stamina.set_testing(False):
+        async with InvoiceClient("tok", deadline=0.4) as client:
+            use_fake_clock(client, clock)
+            with pytest.raises(errors.DeadlineExceededError):
+                await client.invoice(1)
+    assert calls(http) == 1
+    assert clock.sleeps == []
+
+
+async def test_a_pause_holds_every_waiting_request_for_its_whole_length() -> None:
+    now = 100.0
+    slept: list[float] = []
+    all_waiting = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if len(slept) == 5:
+            all_waiting.set()
+        await asyncio.sleep(0)
+
+    throttle = Throttle(clock=lambda: now, sleep=sleep)
+    throttle.pause_until(105.0)
+
+    async def release() -> None:
+        nonlocal now
+        await all_waiting.wait()
+        now = 105.0  # the pause is over
+
+    await asyncio.gather(*(throttle.wait() for _ in range(5)), release())
+    assert slept == [5.0] * 5  # each of the five waited the whole pause, none went early
