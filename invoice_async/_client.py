@@ -203,7 +203,7 @@ class InvoiceClient(BulkMethods):
     async def _iterate(
         self, path: str, query: str, page_size: int, retries: int | None
     ) -> AsyncGenerator[Invoice, None]:
-        async def fetch(window: _protocol.Window, page_token: str | None) -> Page:
+        async def fetch(window: _protocol.Window, page_token: str | None, ahead: bool) -> Page:
             headers = {_protocol.RANGED_DATA_HEADER: window.header()}
             if page_token is not None:
                 headers[_protocol.PAGE_TOKEN_HEADER] = page_token
@@ -214,7 +214,9 @@ class InvoiceClient(BulkMethods):
                 token = answer.headers.get(_protocol.PAGE_TOKEN_HEADER)
                 return Page(items, answer.url, token)
 
-            return await self._retrier.call(once, retries=retries)
+            # A window asked ahead is tried once: it may never be needed (the pager asks
+            # again, with retries, if it is). Its Retry-After still pauses the client.
+            return await self._retrier.call(once, retries=0 if ahead else retries)
 
         pages = paginate(fetch, page_size=page_size, depth=self._read_ahead)
         async with contextlib.aclosing(pages):

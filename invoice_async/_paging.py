@@ -41,6 +41,7 @@ import attrs
 
 from . import errors
 from ._protocol import Window
+from ._retry import is_retryable
 
 DEFAULT_OVERLAP: Final = 1
 MAX_TOKEN_RESTARTS: Final = 3
@@ -56,7 +57,9 @@ class Page:
     page_token: str | None = None
 
 
-FetchPage = Callable[[Window, str | None], Awaitable[Page]]
+# fetch(window, page_token, speculative): a speculative window (asked ahead, maybe never
+# needed) is tried once; if it is needed and failed, it is asked again with retries.
+FetchPage = Callable[[Window, str | None, bool], Awaitable[Page]]
 
 
 def item_key(item: Any) -> object:
@@ -91,7 +94,7 @@ class _ReadAhead:
         self._fetch = fetch
         self._page_size = page_size
         self._depth = depth
-        self._windows: deque[tuple[int, asyncio.Future[Page]]] = deque()
+        self._windows: deque[tuple[int, asyncio.Future[Page], bool]] = deque()
         self._stale: list[asyncio.Future[Page]] = []
         self._live: set[asyncio.Future[Page]] = set()  # every request not finished yet
         self._step: int | None = None
@@ -99,11 +102,15 @@ class _ReadAhead:
         self._last_start: int | None = None  # of the last window requested and not set aside
         self._closed = False
 
-    def _request(self, start: int) -> None:
-        task = asyncio.ensure_future(self._fetch(Window(start, self._page_size), None))
+    def _launch(self, start: int, *, speculative: bool) -> asyncio.Future[Page]:
+        window = Window(start, self._page_size)
+        task = asyncio.ensure_future(self._fetch(window, None, speculative))
         self._live.add(task)
         task.add_done_callback(self._arrived)
-        self._windows.append((start, task))
+        return task
+
+    def _request(self, start: int, *, speculative: bool) -> None:
+        self._windows.append((start, self._launch(start, speculative=speculative), speculative))
         self._last_start = start
 
     def _arrived(self, task: asyncio.Future[Page]) -> None:
@@ -116,7 +123,7 @@ class _ReadAhead:
             return
         # The window being consumed counts against the limit too.
         while len(self._windows) + 1 < self._limit and len(self._live) < self._depth:
-            self._request(self._last_start + self._step)
+            self._request(self._last_start + self._step, speculative=True)
 
     async def take(self, start: int, *, step: int | None, limit: int) -> Page:
         """The page at ``start``; with a ``step``, keep up to ``limit`` windows planned after
@@ -125,12 +132,21 @@ class _ReadAhead:
             self.set_aside()
         self._step, self._limit = step, limit
         if not self._windows:
-            while len(self._live) >= self._depth:  # windows set aside still hold the slots
-                await asyncio.wait(set(self._live), return_when=asyncio.FIRST_COMPLETED)
-            self._request(start)
-        _, task = self._windows.popleft()
+            await self._wait_for_a_slot()
+            self._request(start, speculative=False)
+        _, task, speculative = self._windows.popleft()
         self._top_up()
+        await asyncio.wait([task])
+        if speculative and not task.cancelled() and is_retryable(task.exception()):
+            # It was asked ahead without retries, and it is needed: ask again, with them.
+            _retrieve(task)
+            await self._wait_for_a_slot()
+            task = self._launch(start, speculative=False)
         return await task
+
+    async def _wait_for_a_slot(self) -> None:
+        while len(self._live) >= self._depth:  # windows set aside still hold the slots
+            await asyncio.wait(set(self._live), return_when=asyncio.FIRST_COMPLETED)
 
     def set_aside(self) -> None:
         """Drop the windows planned so far without cancelling them.
@@ -138,7 +154,7 @@ class _ReadAhead:
         An answer that is never read could hold a Retry-After that the client would then not
         honour; they finish in the background and are awaited when the listing ends.
         """
-        self._stale.extend(task for _, task in self._windows)
+        self._stale.extend(task for _, task, _ in self._windows)
         self._windows.clear()
         self._last_start = None
         self._stale = [task for task in self._stale if not task.done() or _retrieve(task)]
@@ -146,7 +162,7 @@ class _ReadAhead:
     async def close(self, *, drain: bool) -> None:
         """Wait for every window still in flight (``drain``), or cancel them all."""
         self._closed = True
-        tasks = [*(task for _, task in self._windows), *self._stale]
+        tasks = [*(task for _, task, _ in self._windows), *self._stale]
         self._windows.clear()
         self._stale.clear()
         if drain:
@@ -191,7 +207,7 @@ async def paginate(
                 if token is None:
                     page = await ahead.take(start, step=step, limit=limit)
                 else:
-                    page = await fetch(Window(start, page_size), token)
+                    page = await fetch(Window(start, page_size), token, False)
             except errors.ApiError as error:
                 if token is None or error.status not in TOKEN_RESTART_STATUSES:
                     raise

@@ -35,7 +35,7 @@ WAIT_JITTER: Final = 1.0
 logger = logging.getLogger("invoice_async")
 
 
-def is_retryable(error: BaseException) -> bool:
+def is_retryable(error: BaseException | None) -> bool:
     """Whether a failed GET is worth trying again.
 
     Yes for no answer (connection failure, reset, timeout, truncated body) and for 408, 429,

@@ -38,7 +38,7 @@ class FakeList:
         self.in_flight = self.max_in_flight = 0
         self.next_new_id = max(ids, default=0) + 1
 
-    async def fetch(self, window: Window, token: str | None) -> Page:
+    async def fetch(self, window: Window, token: str | None, ahead: bool = False) -> Page:
         assert token is None
         assert len(self.starts) < MAX_CALLS, "the pager does not end"
         self.starts.append(window.start)
@@ -189,11 +189,11 @@ async def test_closing_early_leaves_no_window_in_flight() -> None:
 
 async def test_a_failing_window_raises_and_cancels_the_read_ahead() -> None:
     class Broken(FakeList):
-        async def fetch(self, window: Window, token: str | None) -> Page:
+        async def fetch(self, window: Window, token: str | None, ahead: bool = False) -> Page:
             if window.start > 100:
                 await asyncio.sleep(0)
                 raise errors.ServerError(500, error_message="boom")
-            return await super().fetch(window, token)
+            return await super().fetch(window, token, ahead)
 
     fake = Broken(list(range(1000, 0, -1)))
     found: list[int] = []
@@ -207,7 +207,7 @@ async def test_a_failing_window_raises_and_cancels_the_read_ahead() -> None:
 
 
 async def test_page_token_restarts_are_bounded() -> None:
-    async def fetch(window: Window, token: str | None) -> Page:
+    async def fetch(window: Window, token: str | None, ahead: bool) -> Page:
         if token is not None:
             raise errors.ApiError(410, error_message="expired")
         return Page([{"id": "1"}], "u", "next")
@@ -218,3 +218,19 @@ async def test_page_token_restarts_are_bounded() -> None:
 
     with pytest.raises(errors.ApiError, match="expired"):
         await consume()
+
+
+async def test_a_window_asked_ahead_that_failed_is_asked_again_when_needed() -> None:
+    failed: list[tuple[int, bool]] = []
+
+    class FailsAhead(FakeList):
+        async def fetch(self, window: Window, token: str | None, ahead: bool = False) -> Page:
+            if window.start == 98 and not failed:
+                failed.append((window.start, ahead))
+                raise errors.ServerError(503, error_message="busy")
+            return await super().fetch(window, token, ahead)
+
+    fake = FailsAhead(list(range(300, 0, -1)))
+    assert await read_all(fake, page_size=50, depth=4) == list(range(300, 0, -1))
+    assert failed == [(98, True)]  # it failed while asked ahead (tried once)...
+    assert fake.starts.count(98) == 1  # ...and was asked again when it was needed
