@@ -14,7 +14,8 @@ Failure policy:
   and the loop goes on. Only ``Exception`` is captured; cancellation always propagates.
 
 Closing the iterator (``async with contextlib.aclosing(...)``, or its task being cancelled)
-cancels and awaits every call still running, so no task outlives it.
+cancels and awaits every call still running, so no task outlives it; an async generator given
+as ``items`` that was not used up is closed too (so a listing feeding the loop stops).
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ class _Source(Generic[T]):
         except StopIteration:
             self.exhausted = True
             return False, None
+
+    async def close(self) -> None:
+        """Close an async generator we stopped pulling from early (a listing feeding us)."""
+        if self._async is not None and isinstance(self._async, AsyncGenerator):
+            await self._async.aclose()
 
     def take_pulled(self) -> tuple[bool, T | None]:
         """The result of a finished async pull: (True, item), or (False, None) at the end."""
@@ -176,6 +182,8 @@ async def bounded_map(
                 raise failure
     finally:
         await _cancel_all([*running, source.pending])
-        for _, task in finished.values():
-            if not task.cancelled():
+        for task in [*running, *(task for _, task in finished.values())]:
+            if task.done() and not task.cancelled():
                 task.exception()  # retrieved: asyncio logs no "never retrieved" warning
+        if not source.exhausted:
+            await source.close()
