@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -14,6 +15,7 @@ import pytest
 
 from invoice_async import InvoiceClient
 from invoice_async._export import ExportOptions, run_export
+from invoice_async._protocol import parse_ranged_data
 from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
 
 TOKEN = "resilience-token-4dQ"
@@ -82,19 +84,29 @@ async def test_full_export_under_ten_percent_faults_loses_and_repeats_nothing(
 
 async def test_listing_while_invoices_are_added_and_paid_misses_and_repeats_none() -> None:
     paid: set[int] = set()
+    inserted: set[int] = set()
 
     def mutate(server: FakeI3DServer, request_number: int) -> None:
-        if request_number in (2, 4, 6):
-            server.insert_at_head(10)
+        # Paying removes already-read invoices from the head (the list moves left: a plain
+        # offset reader would skip); inserting adds new ones at the head (it moves right: a
+        # plain reader would repeat). Never both on one request, so neither cancels out, and
+        # the payments come first, so that they pay invoices that were there from the start.
+        if request_number in (3, 4, 5):
             paid.update(invoice.id for invoice in server.pay(10))
+        if request_number in (7, 9, 11):
+            inserted.update(invoice.id for invoice in server.insert_at_head(10))
 
-    server = FakeI3DServer(token=TOKEN, count=600, page_cap=25, on_list_request=mutate)
+    server = FakeI3DServer(token=TOKEN, count=1200, page_cap=25, on_list_request=mutate)
     async with server as base_url:
         unpaid_before = [inv.id for inv in server.unpaid_invoices]
-        async with InvoiceClient(TOKEN, base_url=base_url, page_size=25) as client:
+        client = InvoiceClient(TOKEN, base_url=base_url, page_size=25, read_ahead=1)
+        async with client:
             found = [inv.id async for inv in client.unpaid_invoices()]
     assert len(paid) == 30
-    assert server.list_requests > 6  # the mutations happened during the read
+    assert len(inserted) == 30
+    assert paid <= set(unpaid_before)
+    starts = [parse_ranged_data(r.ranged_data or "").start for r in server.log]
+    assert any(b < a for a, b in itertools.pairwise(starts))  # it stepped back
     stayed = [i for i in unpaid_before if i not in paid]
     assert len(found) == len(set(found)), "repeated"
     assert [i for i in found if i in set(stayed)] == stayed, "missed or out of order"
