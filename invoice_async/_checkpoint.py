@@ -30,10 +30,19 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     except FileNotFoundError:
         return
     with file:
-        for line in file:
+        for number, line in enumerate(file, 1):
             if not line.endswith("\n"):
                 return  # the write of this line never finished
-            yield json.loads(line)
+            try:
+                yield json.loads(line)
+            except ValueError:
+                raise _corrupt(path, f"line {number}") from None
+
+
+def _corrupt(path: Path, where: str) -> errors.ConfigurationError:
+    return errors.ConfigurationError(
+        f"--resume: the checkpoint {path} is corrupt ({where}); run without --resume"
+    )
 
 
 class Checkpoint:
@@ -51,7 +60,10 @@ class Checkpoint:
         self.path.mkdir(parents=True, exist_ok=True)
         scope_file = self.path / _SCOPE
         if scope_file.exists():
-            earlier = json.loads(scope_file.read_text(encoding="utf-8"))
+            try:
+                earlier = json.loads(scope_file.read_text(encoding="utf-8"))
+            except ValueError:
+                raise _corrupt(scope_file, "its scope") from None
             if earlier != scope:
                 raise errors.ConfigurationError(
                     f"--resume: {out_dir} holds an export of {earlier}, not of {scope}; "
@@ -70,8 +82,13 @@ class Checkpoint:
         return list(read_records(self.path / _LISTING))
 
     def done_details(self) -> dict[int, dict[str, Any]]:
-        """The details an earlier run fetched, by invoice id."""
-        return {record["id"]: record for record in read_records(self.path / _DETAILS)}
+        """The details an earlier run fetched, by the invoice id they were asked for."""
+        done = {}
+        for entry in read_records(self.path / _DETAILS):
+            if not isinstance(entry, dict) or not {"invoice_id", "detail"} <= entry.keys():
+                raise _corrupt(self.path / _DETAILS, "an entry")
+            done[entry["invoice_id"]] = entry["detail"]
+        return done
 
     def listing_writer(self) -> _Appender:
         """A fresh listing file (any earlier partial listing is dropped)."""

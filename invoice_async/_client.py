@@ -204,9 +204,12 @@ class InvoiceClient(BulkMethods):
         self, path: str, query: str, page_size: int, retries: int | None
     ) -> AsyncGenerator[Invoice, None]:
         async def fetch(window: _protocol.Window, page_token: str | None, ahead: bool) -> Page:
-            headers = {_protocol.RANGED_DATA_HEADER: window.header()}
-            if page_token is not None:
-                headers[_protocol.PAGE_TOKEN_HEADER] = page_token
+            # A PAGE-TOKEN names the page by itself: no offset goes with it.
+            headers = (
+                {_protocol.RANGED_DATA_HEADER: window.header()}
+                if page_token is None
+                else {_protocol.PAGE_TOKEN_HEADER: page_token}
+            )
 
             async def once() -> Page:
                 answer = await self._http.get_json(path, query=query, headers=headers)

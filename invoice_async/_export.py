@@ -135,8 +135,12 @@ def _progress(show: bool) -> Progress:
     )
 
 
+def _invoice_id(item: object) -> Any:
+    return item.id if isinstance(item, Invoice | InvoiceDetail) else item
+
+
 def _failure(item: object, what: str, error: Exception) -> dict[str, Any]:
-    invoice_id = item.id if isinstance(item, Invoice | InvoiceDetail) else item
+    invoice_id = _invoice_id(item)
     return {"invoice_id": invoice_id, "what": what, "error": f"{type(error).__name__}: {error}"}
 
 
@@ -233,9 +237,9 @@ async def _details(
             if outcome.error is not None:
                 summary.failures.append(_failure(outcome.item, "detail", outcome.error))
             elif outcome.result is not None:
-                row = record(outcome.result)
-                appender.append(row)
-                done[row["id"]] = row
+                row, asked = record(outcome.result), _invoice_id(outcome.item)
+                appender.append({"invoice_id": asked, "detail": row})
+                done[asked] = row  # by the id asked for, as listed
             progress.advance(task)
     return done
 

@@ -2,29 +2,33 @@
 
 The client never logs headers; the filter is the second line of defence. It replaces the
 value of every live client's token, and anything after ``PRIVATE-TOKEN``, in each record's
-message and arguments, for records of this logger and its children.
+message and arguments, for records logged through this logger (every module of the package
+logs through it). ``redact`` also cleans error texts that come from the API's answers.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from typing import Final
 
 logger: Final = logging.getLogger("invoice_async")
 REDACTED: Final = "<redacted>"
 _HEADER_RE: Final = re.compile(r"(PRIVATE-TOKEN['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+", re.IGNORECASE)
-_tokens: set[str] = set()
+_tokens: Counter[str] = Counter()  # live clients per token
 
 
 def remember_token(token: str) -> None:
-    """Redact this token from every record from now on."""
-    _tokens.add(token)
+    """Redact this token from every record while a client uses it."""
+    _tokens[token] += 1
 
 
 def forget_token(token: str) -> None:
-    """Stop redacting this token (its client is closed)."""
-    _tokens.discard(token)
+    """One client using this token is closed; redaction stops with the last one."""
+    _tokens[token] -= 1
+    if _tokens[token] <= 0:
+        del _tokens[token]
 
 
 def redact(text: str) -> str:

@@ -19,6 +19,7 @@ import attrs
 import orjson
 
 from . import errors
+from ._logging import redact
 
 INVOICE_PATH: Final = "/v3/account/invoice"
 RANGED_DATA_HEADER: Final = "RANGED-DATA"
@@ -322,15 +323,17 @@ def _error_fields(body: bytes) -> tuple[int | None, str, list[tuple[str, str]]]:
         payload = payload[0]
     if not isinstance(payload, dict):
         text = body[:_EXCERPT_LENGTH].decode("utf-8", "replace")
-        return None, _CONTROL_RE.sub(" ", text).strip(), []
+        # A proxy may echo the request's headers in its error page: keep the token out.
+        return None, redact(_CONTROL_RE.sub(" ", text).strip()), []
     code = payload.get("errorCode")
     error_code = code if _is_int(code) else None
     message = payload.get("errorMessage")
     details = []
     for item in payload.get("errors") or ():
         if isinstance(item, dict):
-            details.append((str(item.get("property", "")), str(item.get("message", ""))))
-    return error_code, str(message) if message is not None else "", details
+            prop, text = str(item.get("property", "")), str(item.get("message", ""))
+            details.append((redact(prop), redact(text)))
+    return error_code, redact(str(message)) if message is not None else "", details
 
 
 def error_from_response(

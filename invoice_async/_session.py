@@ -205,18 +205,23 @@ class HttpSession:
         if response.status < 400:
             return response
         try:
-            body = await self._read(response, url, _ERROR_BODY_LIMIT)
-            error = _protocol.error_from_response(
-                response.status,
-                body,
-                method="GET",
-                url=url,
-                retry_after=response.headers.get("Retry-After"),
-            )
+            error = await self._error_of(response, url)
         finally:
             response.release()
             del response  # no frame of the traceback keeps the request's headers
         raise error
+
+    async def _error_of(self, response: aiohttp.ClientResponse, url: str) -> errors.ApiError:
+        # Its own frame, which returns: the raw body (a proxy's error page may echo the
+        # request's headers) is in no frame of the error's traceback.
+        body = await self._read(response, url, _ERROR_BODY_LIMIT)
+        return _protocol.error_from_response(
+            response.status,
+            body,
+            method="GET",
+            url=url,
+            retry_after=response.headers.get("Retry-After"),
+        )
 
     def _done(self, response: aiohttp.ClientResponse) -> None:
         response.release()

@@ -161,6 +161,22 @@ async def test_failed_items_are_recorded_and_exit_1(tmp_path: Path) -> None:
     assert "failed: pdf of invoice 3" in run.stderr
 
 
+async def test_a_corrupt_checkpoint_is_one_clear_line(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    checkpoint = tmp_path / ".checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "scope.json").write_text('{"unpaid": false, "filter": null}')
+    (checkpoint / "details.jsonl").write_text("{not json\n")
+    run = await invoke(
+        "export", str(tmp_path), "--details", "--resume", "--base-url", server.base_url
+    )
+    assert run.code == 2
+    assert "corrupt" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in run.stderr
+
+
 async def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
     run = await invoke("export", str(tmp_path), token=None)
     assert run.code == 2

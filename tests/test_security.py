@@ -328,3 +328,17 @@ async def test_a_compressed_pdf_is_checked_on_its_inflated_bytes(tmp_path: Path)
     async with serve(app) as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
         path = await client.download_pdf(1, tmp_path)
     assert path.read_bytes() == PDF
+
+
+async def test_an_error_page_that_echoes_the_token_does_not_pass_it_on() -> None:
+    async def echo(request: web.Request) -> web.StreamResponse:
+        sent = request.headers.get("PRIVATE-TOKEN")
+        return web.Response(status=502, text=f"bad gateway; you sent PRIVATE-TOKEN: {sent}")
+
+    app = web.Application()
+    app.router.add_get("/v3/account/invoice/1", echo)
+    async with serve(app) as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
+        with pytest.raises(errors.ServerError) as info:
+            await client.invoice(1, max_retries=0)
+    assert "bad gateway; you sent PRIVATE-TOKEN: <redacted>" in str(info.value)
+    assert TOKEN not in frames_text(info.value)
