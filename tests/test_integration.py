@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
+from aiohttp import web
 
 import invoice_async
 from invoice_async import InvoiceClient, PaymentStatus, errors
@@ -207,20 +208,50 @@ async def test_per_item_mode_goes_on_past_a_broken_invoice(start: Start, tmp_pat
     assert len(list(tmp_path.iterdir())) == 18
 
 
-async def test_cancelling_pdf_downloads_leaves_no_files_and_no_tasks(
-    start: Start, tmp_path: Path
+async def test_cancelling_pdf_downloads_mid_body_leaves_no_files_and_no_tasks(
+    tmp_path: Path,
 ) -> None:
-    server, client = await start(count=50, latency=0.05, pdf_size=4096)
-    task = asyncio.create_task(anext(client.download_pdfs(range(1, 51), tmp_path, concurrency=5)))
-    for _ in range(1000):  # until the 5 requests have reached the server (bounded)
-        if server.in_flight == 5:
-            break
-        await asyncio.sleep(0.001)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert list(tmp_path.iterdir()) == []
-    assert client_tasks() == []
+    streaming = 0
+    five_streaming = asyncio.Event()
+    never = asyncio.Event()
+
+    async def half_a_pdf(request: web.Request) -> web.StreamResponse:
+        nonlocal streaming
+        response = web.StreamResponse(headers={"Content-Type": "application/pdf"})
+        response.content_length = 20_000
+        await response.prepare(request)
+        await response.write(b"%PDF-1.4\n" + b"x" * 9_000)  # half of it, then nothing
+        streaming += 1
+        if streaming == 5:
+            five_streaming.set()
+        await never.wait()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v3/account/invoice/{id}/pdf", half_a_pdf)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started
+    try:
+        async with InvoiceClient(TOKEN, base_url=f"http://127.0.0.1:{port}") as client:
+            downloads = client.download_pdfs(range(1, 51), tmp_path, concurrency=5)
+            task = asyncio.create_task(anext(downloads))
+            await five_streaming.wait()  # the server has sent half of five bodies
+            for _ in range(10_000):  # loop turns (no clock) until the client writes them
+                if len(list(tmp_path.iterdir())) == 5:
+                    break
+                await asyncio.sleep(0)
+            assert len(list(tmp_path.iterdir())) == 5  # five temp files, half written
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert list(tmp_path.iterdir()) == []  # the temp files are gone
+            assert client_tasks() == []
+    finally:
+        never.set()  # let the server's handlers end
+        await runner.cleanup()
 
 
 def client_tasks() -> list[asyncio.Task[Any]]:
