@@ -207,7 +207,10 @@ async def test_a_failing_window_raises_and_cancels_the_read_ahead() -> None:
 
 
 async def test_page_token_restarts_are_bounded() -> None:
+    tokens: list[str | None] = []
+
     async def fetch(window: Window, token: str | None, ahead: bool) -> Page:
+        tokens.append(token)
         if token is not None:
             raise errors.ApiError(410, error_message="expired")
         return Page([{"id": "1"}], "u", "next")
@@ -218,6 +221,8 @@ async def test_page_token_restarts_are_bounded() -> None:
 
     with pytest.raises(errors.ApiError, match="expired"):
         await consume()
+    # The first read and 3 restarts from the beginning, each followed by its expired token.
+    assert tokens == [None, "next"] * 4
 
 
 async def test_a_window_asked_ahead_that_failed_is_asked_again_when_needed() -> None:
