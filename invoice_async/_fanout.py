@@ -86,16 +86,18 @@ class _Source(Generic[T]):
             return False, None
 
 
-async def _cancel_all(tasks: Iterable[asyncio.Future[Any] | None]) -> None:
-    """Cancel the tasks still running and wait until they have ended."""
-    pending = [task for task in tasks if task is not None and not task.done()]
+async def cancel_all(tasks: Iterable[asyncio.Future[Any] | None]) -> None:
+    """Cancel the tasks still running, wait until they have ended, and mark the errors of all
+    of them as retrieved (they no longer matter; asyncio would log them otherwise)."""
+    present = [task for task in tasks if task is not None]
+    pending = [task for task in present if not task.done()]
     for task in pending:
         task.cancel()
     if pending:
         await asyncio.wait(pending)
-    for task in pending:
+    for task in present:
         if not task.cancelled():
-            task.exception()  # retrieved: an error raised while cancelling is not logged
+            task.exception()
 
 
 async def bounded_map(
@@ -181,9 +183,6 @@ async def bounded_map(
             if failure is not None:
                 raise failure
     finally:
-        await _cancel_all([*running, source.pending])
-        for task in [*running, *(task for _, task in finished.values())]:
-            if task.done() and not task.cancelled():
-                task.exception()  # retrieved: asyncio logs no "never retrieved" warning
+        await cancel_all([*running, source.pending, *(task for _, task in finished.values())])
         if not source.exhausted:
             await source.close()

@@ -40,6 +40,7 @@ from typing import Any, Final
 import attrs
 
 from . import errors
+from ._fanout import cancel_all
 from ._protocol import Window
 from ._retry import is_retryable
 
@@ -69,16 +70,6 @@ def item_key(item: Any) -> object:
         if value is not None:
             return str(value)
     return None
-
-
-async def _cancel(tasks: Sequence[asyncio.Future[Page]]) -> None:
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # retrieved: a prefetch that failed before it was cancelled
 
 
 class _ReadAhead:
@@ -171,7 +162,7 @@ class _ReadAhead:
             for task in tasks:
                 _retrieve(task)
         else:
-            await _cancel(tasks)
+            await cancel_all(tasks)
 
 
 def _retrieve(task: asyncio.Future[Page]) -> bool:

@@ -16,6 +16,7 @@ from yarl import URL
 from invoice_async import InvoiceClient, PaymentStatus, errors
 from invoice_async._protocol import parse_ranged_data
 from tests.test_converter import DETAIL, LIST_ITEM
+from tests.test_protocol import STATUS_CLASSES
 
 BASE = "https://api.i3d.net"
 TOKEN = "tok-Zx81-secret"
@@ -160,19 +161,7 @@ async def test_invoice_by_number_percent_encodes_the_number_as_one_segment(
     assert len(sent(http, url)) == 1
 
 
-@pytest.mark.parametrize(
-    ("status", "cls"),
-    [
-        (400, errors.BadRequestError),
-        (401, errors.AuthenticationError),
-        (403, errors.PermissionDeniedError),
-        (404, errors.NotFoundError),
-        (422, errors.BadRequestError),
-        (429, errors.RateLimitError),
-        (500, errors.ServerError),
-        (503, errors.ServerError),
-    ],
-)
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 async def test_each_error_status_raises_its_class_with_the_api_error_fields(
     http: aioresponses, client: InvoiceClient, status: int, cls: type[errors.ApiError]
 ) -> None:

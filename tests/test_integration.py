@@ -16,6 +16,7 @@ import invoice_async
 from invoice_async import InvoiceClient, PaymentStatus, errors
 from invoice_async._protocol import parse_ranged_data
 from invoice_async.testing import FakeI3DServer, make_invoices, make_pdf
+from tests._servers import serve
 
 TOKEN = "integration-token-8fJ2"
 
@@ -229,13 +230,8 @@ async def test_cancelling_pdf_downloads_mid_body_leaves_no_files_and_no_tasks(
 
     app = web.Application()
     app.router.add_get("/v3/account/invoice/{id}/pdf", half_a_pdf)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started
     try:
-        async with InvoiceClient(TOKEN, base_url=f"http://127.0.0.1:{port}") as client:
+        async with serve(app) as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
             downloads = client.download_pdfs(range(1, 51), tmp_path, concurrency=5)
             task = asyncio.create_task(anext(downloads))
             await five_streaming.wait()  # the server has sent half of five bodies
@@ -250,8 +246,7 @@ async def test_cancelling_pdf_downloads_mid_body_leaves_no_files_and_no_tasks(
             assert list(tmp_path.iterdir()) == []  # the temp files are gone
             assert client_tasks() == []
     finally:
-        never.set()  # let the server's handlers end
-        await runner.cleanup()
+        never.set()  # let the server's handlers end, so that the server can stop
 
 
 def client_tasks() -> list[asyncio.Task[Any]]:

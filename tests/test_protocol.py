@@ -192,20 +192,20 @@ def test_check_base_url_refuses_plain_http_and_odd_urls(url: object) -> None:
         check_base_url(url)
 
 
-@pytest.mark.parametrize(
-    ("status", "cls"),
-    [
-        (400, errors.BadRequestError),
-        (401, errors.AuthenticationError),
-        (403, errors.PermissionDeniedError),
-        (404, errors.NotFoundError),
-        (409, errors.ApiError),
-        (422, errors.BadRequestError),
-        (429, errors.RateLimitError),
-        (500, errors.ServerError),
-        (503, errors.ServerError),
-    ],
-)
+STATUS_CLASSES: list[tuple[int, type[errors.ApiError]]] = [
+    (400, errors.BadRequestError),
+    (401, errors.AuthenticationError),
+    (403, errors.PermissionDeniedError),
+    (404, errors.NotFoundError),
+    (409, errors.ApiError),
+    (422, errors.BadRequestError),
+    (429, errors.RateLimitError),
+    (500, errors.ServerError),
+    (503, errors.ServerError),
+]
+
+
+@pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 def test_error_from_response_picks_the_class_from_the_status(
     status: int, cls: type[errors.ApiError]
 ) -> None:

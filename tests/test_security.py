@@ -7,7 +7,7 @@ import gzip
 import json
 import logging
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +17,10 @@ from aiohttp import web
 
 from invoice_async import InvoiceClient, errors
 from invoice_async.testing import FakeI3DServer
+from tests._servers import serve
 
 TOKEN = "sekrit-Tq7Zp2-do-not-leak"
 PDF = b"%PDF-1.4\n" + b"x" * 1000 + b"\n%%EOF\n"
-
-
-@contextlib.asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 on a free port; yields its base URL."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 Answer = Callable[[], web.StreamResponse]
