@@ -230,23 +230,24 @@ async def test_cancelling_pdf_downloads_mid_body_leaves_no_files_and_no_tasks(
 
     app = web.Application()
     app.router.add_get("/v3/account/invoice/{id}/pdf", half_a_pdf)
-    try:
-        async with serve(app) as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
-            downloads = client.download_pdfs(range(1, 51), tmp_path, concurrency=5)
-            task = asyncio.create_task(anext(downloads))
-            await five_streaming.wait()  # the server has sent half of five bodies
-            for _ in range(10_000):  # loop turns (no clock) until the client writes them
-                if len(list(tmp_path.iterdir())) == 5:
-                    break
-                await asyncio.sleep(0)
-            assert len(list(tmp_path.iterdir())) == 5  # five temp files, half written
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            assert list(tmp_path.iterdir()) == []  # the temp files are gone
-            assert client_tasks() == []
-    finally:
-        never.set()  # let the server's handlers end, so that the server can stop
+    async with serve(app) as base_url:
+        try:
+            async with InvoiceClient(TOKEN, base_url=base_url) as client:
+                downloads = client.download_pdfs(range(1, 51), tmp_path, concurrency=5)
+                task = asyncio.create_task(anext(downloads))
+                await five_streaming.wait()  # the server has sent half of five bodies
+                for _ in range(10_000):  # loop turns (no clock) until the client writes them
+                    if len(list(tmp_path.iterdir())) == 5:
+                        break
+                    await asyncio.sleep(0)
+                assert len(list(tmp_path.iterdir())) == 5  # five temp files, half written
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+                assert list(tmp_path.iterdir()) == []  # the temp files are gone
+                assert client_tasks() == []
+        finally:
+            never.set()  # let the server's handlers end, so that the server can stop
 
 
 def client_tasks() -> list[asyncio.Task[Any]]:
