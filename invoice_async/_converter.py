@@ -232,14 +232,3 @@ def structure_invoice(raw: Any, *, url: str = "") -> Invoice:
 def structure_detail(raw: Any, *, url: str = "") -> InvoiceDetail:
     """An InvoiceDetail from a detail answer; InvalidResponseError names the bad field."""
     return _structure(raw, InvoiceDetail, _fast_detail, url)
-
-
-_export = cattrs.Converter()
-_export.register_unstructure_hook(datetime, lambda value: value.isoformat())
-_export.register_unstructure_hook(PaymentStatus, int)
-
-
-def to_export_dict(model: Invoice | InvoiceDetail) -> dict[str, Any]:
-    """A model as a JSON-ready dict: snake_case keys, int cents, ISO 8601 UTC dates."""
-    result: dict[str, Any] = _export.unstructure(model)
-    return result

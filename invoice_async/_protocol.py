@@ -94,17 +94,6 @@ def parse_ranged_data(value: str) -> Window:
     return Window(int(match[1]), int(match[2]))
 
 
-def next_window(window: Window, received: int) -> Window | None:
-    """The window after ``window`` once ``received`` items came back, or None at the end.
-
-    The next window starts where the items actually received end, since a server may cap a
-    window below what was asked while more remain. Only an empty window ends the list.
-    """
-    if received <= 0:
-        return None
-    return Window(window.start + received, window.results)
-
-
 # --- argument checks: each raises ConfigurationError before anything is sent ---------------
 
 

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from invoice_async import Invoice, InvoiceDetail, PaymentStatus, errors
-from invoice_async._converter import structure_detail, structure_invoice, to_export_dict
+from invoice_async._converter import structure_detail, structure_invoice
+from invoice_async._export import invoice_from_record, record
 
 LIST_ITEM: dict[str, Any] = {
     "id": "123",
@@ -186,12 +187,14 @@ def test_a_non_object_item_is_an_invalid_response(raw: object) -> None:
         structure_invoice(raw)
 
 
-def test_export_dict_keeps_cents_and_iso_utc_dates() -> None:
-    exported = to_export_dict(structure_invoice(LIST_ITEM))
+def test_export_record_keeps_cents_and_iso_utc_dates_and_reads_back() -> None:
+    invoice = structure_invoice(LIST_ITEM)
+    exported = record(invoice)
     assert exported["amount_inc_vat"] == 12100
     assert exported["creation_date"] == "2023-11-14T22:13:20+00:00"
     assert exported["payment_status"] == 1
     assert exported["is_credit"] is False
+    assert invoice_from_record(exported) == invoice
 
 
 # --- property: any valid API object round-trips to the right typed values --------------------

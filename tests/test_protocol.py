@@ -27,7 +27,6 @@ from invoice_async._protocol import (
     expect_single,
     filter_query,
     list_path,
-    next_window,
     parse_ranged_data,
     parse_retry_after,
     pdf_path,
@@ -47,21 +46,6 @@ def test_window_header_is_the_documented_format(window: Window, header: str) -> 
 def test_parse_ranged_data_rejects_malformed_values(value: str) -> None:
     with pytest.raises(ValueError, match="RANGED-DATA"):
         parse_ranged_data(value)
-
-
-@pytest.mark.parametrize(
-    ("window", "received", "expected"),
-    [
-        (Window(0, 100), 100, Window(100, 100)),  # a full window
-        (Window(0, 100), 40, Window(40, 100)),  # a capped window is not the end
-        (Window(40, 100), 1, Window(41, 100)),
-        (Window(500, 100), 0, None),  # only an empty window ends the list
-    ],
-)
-def test_next_window_starts_where_received_items_end(
-    window: Window, received: int, expected: Window | None
-) -> None:
-    assert next_window(window, received) == expected
 
 
 @pytest.mark.parametrize(
