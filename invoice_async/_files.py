@@ -52,6 +52,11 @@ def complete_pdf_size(path: Path) -> int | None:
     return size if head == b"%PDF-" else None
 
 
+# The data must be on disk before the rename makes the file visible; its size is the only
+# metadata that matters, and fdatasync covers it (and skips the times), where it exists.
+_sync_data = getattr(os, "fdatasync", os.fsync)
+
+
 @contextlib.contextmanager
 def _temp_file_beside(target: Path) -> Iterator[tuple[int, str]]:
     """A temp file (fd, name) beside ``target``, mode 0o600, removed if the block fails."""
@@ -80,7 +85,7 @@ async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
                 file.write(chunk)
                 size += len(chunk)
             file.flush()
-            await asyncio.to_thread(os.fsync, file.fileno())
+            await asyncio.to_thread(_sync_data, file.fileno())
         os.replace(temp_name, target)
     return size
 
@@ -92,7 +97,7 @@ def atomic_text(target: Path) -> Iterator[IO[str]]:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
             yield file
             file.flush()
-            os.fsync(file.fileno())
+            _sync_data(file.fileno())
         os.replace(temp_name, target)
 
 
