@@ -76,7 +76,8 @@ async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
 
     The bytes go to a temp file beside ``target`` (mode 0o600), which is fsynced, then renamed
     over ``target``. On any failure or cancellation the temp file is removed and ``target`` is
-    untouched. Chunk writes go to the page cache without a thread hop; fsync runs in a thread.
+    untouched. Chunk writes go to the page cache without a thread hop; the sync (fdatasync
+    where the OS has it, else fsync) runs in a thread.
     """
     size = 0
     with _temp_file_beside(target) as (fd, temp_name):
