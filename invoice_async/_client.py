@@ -147,8 +147,9 @@ class InvoiceClient(BulkMethods):
 
     async def close(self) -> None:
         """Close the HTTP session this client owns; a borrowed session stays open."""
+        if not self._http.closed:
+            forget_token(self._secret.reveal())  # once, however often close() is called
         await self._http.close()
-        forget_token(self._secret.reveal())
 
     @property
     def max_concurrency(self) -> int:

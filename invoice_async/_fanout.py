@@ -72,7 +72,8 @@ class _Source(Generic[T]):
 
     async def close(self) -> None:
         """Close an async generator we stopped pulling from early (a listing feeding us)."""
-        if self._async is not None and isinstance(self._async, AsyncGenerator):
+        # Not while it runs (the loop may be closing it already, at shutdown).
+        if isinstance(self._async, AsyncGenerator) and not getattr(self._async, "ag_running", 0):
             await self._async.aclose()
 
     def take_pulled(self) -> tuple[bool, T | None]:

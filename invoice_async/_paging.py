@@ -91,6 +91,7 @@ class _ReadAhead:
         self._step: int | None = None
         self._limit = 1
         self._last_start: int | None = None  # of the last window requested and not set aside
+        self._current: asyncio.Future[Page] | None = None  # the window being awaited
         self._closed = False
 
     def _launch(self, start: int, *, speculative: bool) -> asyncio.Future[Page]:
@@ -127,12 +128,13 @@ class _ReadAhead:
             self._request(start, speculative=False)
         _, task, speculative = self._windows.popleft()
         self._top_up()
+        self._current = task  # close() cancels it if the listing stops while it is awaited
         await asyncio.wait([task])
         if speculative and not task.cancelled() and is_retryable(task.exception()):
             # It was asked ahead without retries, and it is needed: ask again, with them.
             _retrieve(task)
             await self._wait_for_a_slot()
-            task = self._launch(start, speculative=False)
+            task = self._current = self._launch(start, speculative=False)
         return await task
 
     async def _wait_for_a_slot(self) -> None:
@@ -154,6 +156,8 @@ class _ReadAhead:
         """Wait for every window still in flight (``drain``), or cancel them all."""
         self._closed = True
         tasks = [*(task for _, task, _ in self._windows), *self._stale]
+        if self._current is not None:
+            tasks.append(self._current)
         self._windows.clear()
         self._stale.clear()
         if drain:

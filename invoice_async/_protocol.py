@@ -311,9 +311,10 @@ def _error_fields(body: bytes) -> tuple[int | None, str, list[tuple[str, str]]]:
     if isinstance(payload, list) and len(payload) == 1:
         payload = payload[0]
     if not isinstance(payload, dict):
-        text = body[:_EXCERPT_LENGTH].decode("utf-8", "replace")
-        # A proxy may echo the request's headers in its error page: keep the token out.
-        return None, redact(_CONTROL_RE.sub(" ", text).strip()), []
+        # A proxy may echo the request's headers in its error page: keep the token out,
+        # redacting the whole body before the excerpt is cut (a cut could split a token).
+        text = redact(body.decode("utf-8", "replace"))[:_EXCERPT_LENGTH]
+        return None, _CONTROL_RE.sub(" ", text).strip(), []
     code = payload.get("errorCode")
     error_code = code if _is_int(code) else None
     message = payload.get("errorMessage")

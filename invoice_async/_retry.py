@@ -105,7 +105,8 @@ class Retrier:
                 wait = 0.0
             else:
                 wait = 0.0 if stamina.is_testing() else backoff(failures)
-                logger.info("retrying in %.3gs after %s", wait, error)
+                if failures < attempts:  # stamina asks after the last attempt too
+                    logger.info("retrying in %.3gs after %s", wait, error)
             return 0.0  # the wait happens below, on the throttle's clock
 
         async for attempt in stamina.retry_context(

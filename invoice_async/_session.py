@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import traceback
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
@@ -169,14 +170,14 @@ class HttpSession:
         """Send a GET once a slot is free and no pause holds; returns the response (headers
         read, body not) and its URL. The caller must pass the response to ``_done``."""
         url = self.url(path, query)
-        session = self._session()
         # One slot per request in flight, for the whole client: read-ahead and fan-out share
         # them, and a request waiting for one has not passed the throttle yet, so a pause that
         # starts meanwhile holds it too.
         await self._slots.acquire()
         try:
             await self._throttle.wait()
-            response = await self._start(session, url, headers)
+            # Asked only now: the client may have been closed while this request waited.
+            response = await self._start(self._session(), url, headers)
         except BaseException:
             self._slots.release()
             raise
@@ -199,6 +200,12 @@ class HttpSession:
         except (aiohttp.ClientError, TimeoutError) as exc:
             logger.debug("GET %s failed: %s", url, type(exc).__name__)
             failure = translate(exc, "GET", url)
+        except BaseException as exc:
+            # Cancellation (a timeout around the call) or anything unexpected: it goes on as
+            # it is, but aiohttp's frames in its traceback hold the request's headers, token
+            # included, so their locals are cleared first.
+            traceback.clear_frames(exc.__traceback__)
+            raise
         if failure is not None:
             raise failure  # outside the except block: see translate()
         logger.debug("GET %s -> %s", url, response.status)

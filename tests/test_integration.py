@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import attrs
 import pytest
 from aiohttp import web
@@ -330,3 +331,33 @@ async def test_breaking_out_of_a_read_ahead_listing_leaves_nothing_in_flight(
     assert client_tasks() == []
     requests_after_close = server.requests_per_path["list"]
     assert requests_after_close <= 2 * 4  # the first window and those planned ahead, no more
+
+
+async def test_a_timeout_around_a_read_ahead_listing_leaves_no_task(start: Start) -> None:
+    _, client = await start({"page_size": 20, "read_ahead": 4}, count=500, latency=0.05)
+
+    async def read_all() -> None:
+        async with asyncio.timeout(0.02):  # fires while the first windows are awaited
+            async for _ in client.invoices():
+                pass
+
+    with pytest.raises(TimeoutError):
+        await read_all()
+    assert client_tasks() == []  # the window being awaited was cancelled too
+
+
+async def test_the_whole_client_keeps_to_max_concurrency_even_on_a_borrowed_pool(
+    start: Start,
+) -> None:
+    server, _ = await start(count=300, latency=0.005)
+    async with (
+        aiohttp.ClientSession() as session,  # a pool of 100: it caps nothing here
+        InvoiceClient(
+            TOKEN, base_url=server.base_url, session=session, max_concurrency=6, page_size=20
+        ) as client,
+    ):
+        ids = (inv.id async for inv in client.unpaid_invoices())
+        details = [d async for d in client.invoice_details(ids, concurrency=5)]
+    assert details
+    # The pager's read-ahead and the five detail workers share the client's six slots.
+    assert server.max_in_flight == 6

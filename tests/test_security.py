@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import json
@@ -16,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from invoice_async import InvoiceClient, errors
+from invoice_async._logging import redact
 from invoice_async.testing import FakeI3DServer
 from tests._servers import serve
 
@@ -293,7 +295,13 @@ def gzip_answer(body: bytes, content_type: str) -> web.StreamResponse:
     )
 
 
-async def test_a_compressed_answer_is_held_to_the_limit_once_inflated() -> None:
+async def test_a_compressed_answer_is_held_to_the_limit_once_inflated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def read_all(self: aiohttp.ClientResponse) -> bytes:
+        raise AssertionError("a compressed body must be streamed against the limit")
+
+    monkeypatch.setattr(aiohttp.ClientResponse, "read", read_all)
     bomb = b"[" + b" " * 5_000_000 + b"]"  # 5 MB of JSON that compresses to a few KB
     seen: list[dict[str, str]] = []
     app = recording_app(
@@ -319,8 +327,10 @@ async def test_a_compressed_pdf_is_checked_on_its_inflated_bytes(tmp_path: Path)
 
 async def test_an_error_page_that_echoes_the_token_does_not_pass_it_on() -> None:
     async def echo(request: web.Request) -> web.StreamResponse:
-        sent = request.headers.get("PRIVATE-TOKEN")
-        return web.Response(status=502, text=f"bad gateway; you sent PRIVATE-TOKEN: {sent}")
+        sent = request.headers.get("PRIVATE-TOKEN", "")
+        padding = "x" * (200 - 40)  # the token straddles the 200-character excerpt's end
+        page = f"bad gateway; you sent PRIVATE-TOKEN: {sent}; {padding} auth={sent}"
+        return web.Response(status=502, text=page)
 
     app = web.Application()
     app.router.add_get("/v3/account/invoice/1", echo)
@@ -329,3 +339,25 @@ async def test_an_error_page_that_echoes_the_token_does_not_pass_it_on() -> None
             await client.invoice(1, max_retries=0)
     assert "bad gateway; you sent PRIVATE-TOKEN: <redacted>" in str(info.value)
     assert TOKEN not in frames_text(info.value)
+
+
+async def test_a_timeout_around_a_call_leaves_the_token_in_no_frame() -> None:
+    server = FakeI3DServer(token=TOKEN, count=3, latency=0.2)
+    async with server as base_url, InvoiceClient(TOKEN, base_url=base_url) as client:
+
+        async def call() -> None:
+            async with asyncio.timeout(0.02):  # cancels the request inside aiohttp
+                await client.invoice(1)
+
+        with pytest.raises(TimeoutError) as info:
+            await call()
+    assert TOKEN not in frames_text(info.value)
+
+
+async def test_closing_a_client_twice_keeps_redacting_for_another_one() -> None:
+    first, second = InvoiceClient(TOKEN), InvoiceClient(TOKEN)
+    await first.close()
+    await first.close()
+    assert TOKEN not in redact(f"token {TOKEN}")
+    await second.close()
+    assert TOKEN in redact(f"token {TOKEN}")  # no live client uses it any more
