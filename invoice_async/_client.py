@@ -222,7 +222,7 @@ class InvoiceClient(BulkMethods):
             # again, with retries, if it is). Its Retry-After still pauses the client.
             return await self._retrier.call(once, retries=0 if ahead else retries)
 
-        pages = paginate(fetch, page_size=page_size, depth=self._read_ahead)
+        pages = paginate(fetch, page_size=page_size, read_ahead=self._read_ahead)
         async with contextlib.aclosing(pages):
             async for items, url in pages:
                 for item in items:

@@ -13,7 +13,9 @@ all::
     │   ├── RateLimitError          429
     │   └── ServerError             5xx (a 503 may carry ``.retry_after`` too)
     ├── InvalidResponseError        the answer is not what the API documents (bad JSON, wrong
-    │                               shape, a field that does not parse, a body that is not a PDF)
+    │   │                           shape, a field that does not parse, a body that is not a PDF)
+    │   └── PagingError             a listing makes no progress: the server ignores RANGED-DATA,
+    │                               is stuck on an offset, or hands out PAGE-TOKENs in a loop
     ├── TransportError              no answer: connection failure, reset, timeout, truncated body
     │   └── RequestTimeoutError     the per-request timeout expired
     └── DeadlineExceededError       the client's overall ``deadline`` has passed (a TimeoutError)
@@ -36,6 +38,7 @@ __all__ = [
     "InvalidResponseError",
     "InvoiceAsyncError",
     "NotFoundError",
+    "PagingError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -138,6 +141,15 @@ class InvalidResponseError(InvoiceAsyncError):
     def __init__(self, message: str, *, url: str = "") -> None:
         self.url = url
         super().__init__(f"{message} (from {url})" if url else message)
+
+
+class PagingError(InvalidResponseError):
+    """A listing stopped because the server made no progress.
+
+    The message says what the server did, e.g. "the API answered the same items for start=300
+    and start=400; it may be ignoring RANGED-DATA". Raised within a bounded number of
+    requests (see the README's "Paging"); the items yielded before it are all valid.
+    """
 
 
 class TransportError(InvoiceAsyncError):

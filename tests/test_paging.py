@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 from collections.abc import Callable
 
@@ -36,6 +37,8 @@ class FakeList:
         self.mutate = mutate
         self.starts: list[int] = []
         self.in_flight = self.max_in_flight = 0
+        self.held: set[int] = set()
+        self.productive = 0  # answers holding an id no earlier answer held, as they arrive
         self.next_new_id = max(ids, default=0) + 1
 
     async def fetch(self, window: Window, token: str | None, ahead: bool = False) -> Page:
@@ -51,6 +54,8 @@ class FakeList:
                 self.mutate(self, call)
             size = window.results if self.cap is None else min(window.results, self.cap)
             chunk = self.ids[window.start : window.start + size]
+            self.productive += bool(set(chunk) - self.held)
+            self.held |= set(chunk)
             return Page([{"id": str(i)} for i in chunk], "https://api/v3/account/invoice")
         finally:
             self.in_flight -= 1
@@ -63,7 +68,7 @@ class FakeList:
 
 async def read_all(fake: FakeList, page_size: int, depth: int = 1) -> list[int]:
     found: list[int] = []
-    async for items, _ in paginate(fake.fetch, page_size=page_size, depth=depth):
+    async for items, _ in paginate(fake.fetch, page_size=page_size, read_ahead=depth):
         found.extend(int(item["id"]) for item in items)
     return found
 
@@ -115,43 +120,43 @@ async def test_removals_during_the_read_skip_nothing() -> None:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[int, int, int | None, int, int, list[tuple[int, str, int]]]:
+def scenarios(draw: st.DrawFn) -> tuple[int, int, int | None, int, int, dict[int, tuple[str, int]]]:
     count = draw(st.integers(0, 250))
-    # The guard needs windows of two items or more to overlap (documented).
+    # The guard needs windows of two items or more to overlap (documented), and fewer than
+    # page_size - 1 changes per window, so that the list never outruns the pager.
     page_size = draw(st.integers(2, 40))
     cap = draw(st.one_of(st.none(), st.integers(2, 45)))
     depth = draw(st.integers(1, 5))
     seed = draw(st.integers(0, 2**16))
+    most = min(page_size, cap or page_size) - 2
     plan = draw(
-        st.lists(
-            st.tuples(
-                st.integers(1, 40), st.sampled_from(["insert", "remove"]), st.integers(1, 15)
-            ),
-            max_size=8,
+        st.dictionaries(
+            st.integers(1, 40),
+            st.tuples(st.sampled_from(["insert", "remove"]), st.integers(1, max(most, 1))),
+            max_size=8 if most >= 1 else 0,
         )
     )
     return count, page_size, cap, depth, seed, plan
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=int(os.environ.get("PAGER_EXAMPLES", 300)), deadline=None)
 @given(scenarios())
 def test_every_invoice_that_stayed_is_yielded_exactly_once(
-    scenario: tuple[int, int, int | None, int, int, list[tuple[int, str, int]]],
+    scenario: tuple[int, int, int | None, int, int, dict[int, tuple[str, int]]],
 ) -> None:
     count, page_size, cap, depth, seed, plan = scenario
     rng = random.Random(seed)
     removed: set[int] = set()
 
     def mutate(fake: FakeList, call: int) -> None:
-        for at, action, amount in plan:
-            if at != call:
-                continue
-            if action == "insert":
-                fake.insert_at_head(amount)
-            else:
-                for _ in range(min(amount, len(fake.ids))):
-                    victim = fake.ids.pop(rng.randrange(len(fake.ids)))
-                    removed.add(victim)
+        if call not in plan:
+            return
+        action, amount = plan[call]
+        if action == "insert":
+            fake.insert_at_head(amount)
+        else:  # payments: invoices leave the list anywhere
+            for _ in range(min(amount, len(fake.ids))):
+                removed.add(fake.ids.pop(rng.randrange(len(fake.ids))))
 
     initial = list(range(count, 0, -1))
     fake = FakeList(list(initial), cap=cap, mutate=mutate)
@@ -160,6 +165,80 @@ def test_every_invoice_that_stayed_is_yielded_exactly_once(
     stayed = [i for i in initial if i not in removed]
     assert [i for i in found if i in set(stayed)] == stayed, "missed or out of order"
     assert fake.max_in_flight <= depth
+    assert len(fake.starts) <= 2 * fake.productive + 2 * depth + 10
+
+
+class HostileList:
+    """A list endpoint that answers each request with whatever hypothesis draws: random ids
+    (from a finite set), repeats inside a window, the previous answer again or shuffled, more
+    or fewer items than asked, empty windows, PAGE-TOKENs that come and go, and 410 for a
+    token. It counts productive answers in the order they arrive, as the bound defines them."""
+
+    def __init__(self, data: st.DataObject, page_size: int) -> None:
+        self.data, self.page_size = data, page_size
+        self.requests = self.productive = self.expired = 0
+        self.held: set[int] = set()
+        self.previous: list[int] = []
+        self.in_flight = self.max_in_flight = 0
+
+    def answer(self, window: Window, token: str | None) -> tuple[list[int], str | None]:
+        draw = self.data.draw
+        if token is not None and draw(st.integers(0, 9)) == 0:
+            self.expired += 1
+            raise errors.ApiError(410, error_message="expired")
+        kind = draw(st.sampled_from(["random", "again", "shuffle", "window", "empty"]))
+        ids: list[int] = []
+        if kind == "random":
+            ids = draw(st.lists(st.integers(0, 40), max_size=2 * self.page_size))
+        elif kind == "again":
+            ids = list(self.previous)
+        elif kind == "shuffle":
+            ids = draw(st.permutations(self.previous))
+        elif kind == "window":
+            ids = [i for i in range(window.start, window.start + self.page_size) if i <= 40]
+        next_token = draw(st.one_of(st.none(), st.sampled_from(["t1", "t2", "\u00e9t"])))
+        return ids, next_token
+
+    async def fetch(self, window: Window, token: str | None, ahead: bool) -> Page:
+        self.requests += 1
+        assert self.requests < 5_000, "the pager does not end"
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)
+            ids, next_token = self.answer(window, token)
+        finally:
+            self.in_flight -= 1
+        if set(ids) - self.held:
+            self.productive += 1
+        self.held |= set(ids)
+        self.previous = ids
+        return Page([{"id": str(i)} for i in ids], "https://api/v3/account/invoice", next_token)
+
+
+@settings(max_examples=int(os.environ.get("PAGER_EXAMPLES", 400)), deadline=None)
+@given(st.data(), st.integers(1, 6), st.integers(1, 5))
+def test_a_hostile_server_cannot_make_the_pager_loop_or_repeat_an_id(
+    data: st.DataObject, page_size: int, read_ahead: int
+) -> None:
+    server = HostileList(data, page_size)
+    found: list[int] = []
+
+    async def consume() -> None:
+        async for items, _ in paginate(server.fetch, page_size=page_size, read_ahead=read_ahead):
+            found.extend(int(item["id"]) for item in items)
+
+    failure: BaseException | None = None
+    try:
+        asyncio.run(consume())
+    except (errors.PagingError, errors.ApiError) as error:
+        failure = error  # no progress, or a token expired more often than restarts allow
+    assert failure is None or isinstance(failure, errors.PagingError) or server.expired > 3
+    assert len(found) == len(set(found)), "an id was yielded twice"
+    restarts = server.expired
+    bound = 2 * server.productive + (restarts + 1) * (2 * read_ahead + 10)
+    assert server.requests <= bound
+    assert server.max_in_flight <= read_ahead
 
 
 async def test_read_ahead_keeps_depth_windows_in_flight_and_no_more() -> None:
@@ -179,7 +258,7 @@ async def test_read_ahead_wastes_little_at_the_end() -> None:
 
 async def test_closing_early_leaves_no_window_in_flight() -> None:
     fake = FakeList(list(range(1000, 0, -1)))
-    pages = paginate(fake.fetch, page_size=50, depth=4)
+    pages = paginate(fake.fetch, page_size=50, read_ahead=4)
     async with contextlib.aclosing(pages):
         async for _ in pages:
             break

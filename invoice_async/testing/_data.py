@@ -98,6 +98,8 @@ class RequestRecord:
     arrived_at: float
     token_ok: bool
     early: bool
+    ids: tuple[int, ...] = ()
+    """The invoice ids of a list answer, in its order (empty for other answers)."""
 
 
 def _is_digits(text: str) -> bool:
@@ -352,15 +354,22 @@ class InvoiceStore:
             self._ordered[route, text] = found
         return found
 
-    def window(self, route: str, text: str, start: int, count: int) -> bytes:
-        """The JSON array of list items at positions ``start`` to ``start + count``."""
+    def window(
+        self, route: str, text: str, start: int, count: int, *, repeat: int | None = None
+    ) -> tuple[bytes, tuple[int, ...]]:
+        """The JSON array of list items at positions ``start`` to ``start + count``, and their
+        ids; with ``repeat``, the item at that index of the window is there twice (the window
+        keeps ``count`` items)."""
+        invoices = self.ordered(route, text)[start : start + count]
+        if repeat is not None and repeat < len(invoices):
+            invoices = [*invoices[: repeat + 1], *invoices[repeat:]][:count]
         encoded, parts = self._encoded, []
-        for inv in self.ordered(route, text)[start : start + count]:
+        for inv in invoices:
             item = encoded.get(inv.id)
             if item is None:
                 item = encoded[inv.id] = encode_json(to_list_item(inv))
             parts.append(item)
-        return b"[" + b",".join(parts) + b"]"
+        return b"[" + b",".join(parts) + b"]", tuple(inv.id for inv in invoices)
 
     def insert_at_head(self, n: int) -> list[FakeInvoice]:
         """Add ``n`` unpaid invoices with the highest ids and the newest dates; return them."""

@@ -48,6 +48,7 @@ class _Answer:
     length: int
     content_type: str = "application/json"
     headers: dict[str, str] = attrs.field(factory=dict)
+    ids: tuple[int, ...] = ()
 
 
 def _json(status: int, value: Any) -> _Answer:
@@ -94,6 +95,12 @@ class FakeI3DServer:
     * ``on_request(server, route)``: called as each request arrives, after the counters are
       updated (e.g. to stop a client process at the k-th PDF request).
 
+    * Servers that misbehave on lists, to prove a client's pager ends:
+      ``ignore_ranged_data`` (every list request gets the first 25 items, as if it sent no
+      ``RANGED-DATA``); ``stuck_at_offset=N`` (honest up to offset N, then the window at N
+      for every later offset); ``duplicate_ids`` (the first window holds its second item
+      twice); ``page_token_loop`` (every list answer hands out a fresh ``PAGE-TOKEN``, and
+      a request with a token gets the first item again).
     * ``host``/``port``: where :meth:`start` binds (port 0: a free one).
 
     Order of each answer: latency, list hook, fault, token check (401), then the endpoint.
@@ -124,6 +131,10 @@ class FakeI3DServer:
         clock: Callable[[], float] = time.monotonic,
         on_list_request: Callable[[FakeI3DServer, int], None] | None = None,
         on_request: Callable[[FakeI3DServer, str], None] | None = None,
+        ignore_ranged_data: bool = False,
+        stuck_at_offset: int | None = None,
+        duplicate_ids: bool = False,
+        page_token_loop: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -148,6 +159,9 @@ class FakeI3DServer:
         )
         self._fault_paths, self._fault_rng = fault_paths, random.Random(fault_seed)
         self._clock, self._host, self._port = clock, host, port
+        self.ignore_ranged_data, self.stuck_at_offset = ignore_ranged_data, stuck_at_offset
+        self.duplicate_ids, self.page_token_loop = duplicate_ids, page_token_loop
+        self._tokens_handed_out = 0
         self.on_request = on_request
         """Called as ``on_request(server, route)`` when any request arrives (counters updated)."""
         self._store = InvoiceStore(
@@ -281,6 +295,7 @@ class FakeI3DServer:
         )
         fault: FaultKind | None = None
         status = 0  # logged when the request is cancelled before an answer (server stopping)
+        ids: tuple[int, ...] = ()
         try:
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
@@ -295,7 +310,7 @@ class FakeI3DServer:
                 result = _error(401, "Unauthorized", "PRIVATE-TOKEN", "missing or invalid API key")
             else:
                 result = answer(request, route)
-            status = result.status
+            status, ids = result.status, result.ids
             return await self._send(request, result, fault)
         except Exception:
             status = 500  # a bug or a raising on_list_request hook: aiohttp answers 500
@@ -314,6 +329,7 @@ class FakeI3DServer:
                     arrived_at=arrived,
                     token_ok=token_ok,
                     early=early,
+                    ids=ids,
                 )
             )
 
@@ -362,14 +378,23 @@ class FakeI3DServer:
     # ------------------------------------------------------------------- the endpoints
     def _answer_list(self, request: web.Request, route: str) -> _Answer:
         ranged = request.headers.get("RANGED-DATA")
-        window = (0, 25) if ranged is None else parse_ranged_data(ranged)
+        window = (0, 25) if ranged is None or self.ignore_ranged_data else parse_ranged_data(ranged)
         if window is None:
             return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
         start, results = window
+        if self.stuck_at_offset is not None:
+            start = min(start, self.stuck_at_offset)
         if self.page_cap is not None:
             results = min(results, self.page_cap)
-        body = self._store.window(route, request.query.get("filter", ""), start, results)
-        return _Answer(200, (body,), len(body))
+        text, headers = request.query.get("filter", ""), {}
+        if self.page_token_loop:
+            self._tokens_handed_out += 1
+            headers["PAGE-TOKEN"] = f"loop-{self._tokens_handed_out}"
+            if "PAGE-TOKEN" in request.headers:
+                start, results = 0, 1
+        repeat = 1 if self.duplicate_ids and start == 0 else None
+        body, ids = self._store.window(route, text, start, results, repeat=repeat)
+        return _Answer(200, (body,), len(body), headers=headers, ids=ids)
 
     def _find(self, request: web.Request, route: str) -> FakeInvoice | _Answer:
         if route == "detail_by_number":
