@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
+from typing import Final
 
 import aiohttp
 
 from . import _protocol, errors
 from ._fanout import OnError
 from ._models import Invoice, InvoiceDetail
+
+DEFAULT_MAX_CONNECTIONS: Final = 100  # aiohttp's and httpx's default pool size
+DEFAULT_MAX_CONCURRENCY: Final = 8
+DEFAULT_READ_AHEAD: Final = 4
 
 
 def check_retries(max_retries: object) -> int | None:
@@ -30,18 +35,52 @@ def check_items(items: object, name: str) -> None:
         raise errors.ConfigurationError(f"{name} must be an iterable or async iterable of ids")
 
 
-def check_borrowed_session(session: object, max_concurrency: int) -> None:
+def borrowed_pool_size(session: object) -> int:
+    """How many connections a borrowed session's pool allows: the smaller non-zero of its
+    connector's ``limit`` and ``limit_per_host``; an unlimited pool counts as
+    ``DEFAULT_MAX_CONNECTIONS``."""
     if not isinstance(session, aiohttp.ClientSession):
         raise errors.ConfigurationError("session must be an aiohttp.ClientSession or None")
     connector = session.connector
-    if connector is None:
-        return
+    if connector is None:  # a closed session: it fails at the first request anyway
+        return DEFAULT_MAX_CONNECTIONS
     limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
-    if limits and min(limits) < max_concurrency:
-        raise errors.ConfigurationError(
-            f"the borrowed session's connector allows {min(limits)} connections, fewer than "
-            f"max_concurrency={max_concurrency}: lower max_concurrency or raise its limit"
-        )
+    return min(limits) if limits else DEFAULT_MAX_CONNECTIONS
+
+
+def check_limits(
+    max_connections: object, max_concurrency: object, read_ahead: object, pool: int | None
+) -> tuple[int, int, int]:
+    """``(max_connections, max_concurrency, read_ahead)``, defaults filled in, each checked.
+
+    ``pool`` is the size of a borrowed session's pool (None for the client's own): it is the
+    default ``max_connections``, and an explicit one above it would be capped silently.
+    """
+    if max_connections is None:
+        connections = DEFAULT_MAX_CONNECTIONS if pool is None else pool
+    else:
+        connections = _protocol.check_positive_int("max_connections", max_connections)
+        if pool is not None and connections > pool:
+            raise errors.ConfigurationError(
+                f"the borrowed session's connector allows {pool} connections, fewer than "
+                f"max_connections={connections}: lower max_connections or raise its limit"
+            )
+    checked = []
+    for name, value, default in (
+        ("max_concurrency", max_concurrency, DEFAULT_MAX_CONCURRENCY),
+        ("read_ahead", read_ahead, DEFAULT_READ_AHEAD),
+    ):
+        if value is None:
+            checked.append(min(default, connections))
+            continue
+        number = _protocol.check_positive_int(name, value)
+        if number > connections:
+            raise errors.ConfigurationError(
+                f"{name}={number} is above max_connections={connections}: "
+                "raise max_connections or lower it"
+            )
+        checked.append(number)
+    return connections, checked[0], checked[1]
 
 
 def invoice_ref(invoice: object) -> tuple[int, str | None]:

@@ -21,6 +21,7 @@ class BulkMethods:
     """``map``, ``invoice_details`` and ``download_pdfs``, mixed into InvoiceClient."""
 
     _max_concurrency: int
+    _max_connections: int
 
     if TYPE_CHECKING:  # provided by InvoiceClient
 
@@ -43,10 +44,12 @@ class BulkMethods:
         if concurrency is None:
             return self._max_concurrency
         limit = _protocol.check_positive_int("concurrency", concurrency)
-        if limit > self._max_concurrency:
+        # Above max_concurrency is fine (that is only the default); above max_connections the
+        # client-wide bound would cap it silently.
+        if limit > self._max_connections:
             raise errors.ConfigurationError(
-                f"concurrency={limit} is above the client's max_concurrency="
-                f"{self._max_concurrency}; raise max_concurrency on the client"
+                f"concurrency={limit} is above the client's max_connections="
+                f"{self._max_connections}; raise max_connections on the client"
             )
         return limit
 
@@ -97,8 +100,11 @@ class BulkMethods:
         with`` block cancels and awaits the calls in flight. Cancelling the consuming task
         does the same.
 
-        Raises ConfigurationError at once for a bad argument (``concurrency`` must be between
-        1 and the client's ``max_concurrency``).
+        ``concurrency`` defaults to the client's ``max_concurrency`` and may be anything from
+        1 to the client's ``max_connections``, which bounds all its requests together.
+
+        Raises ConfigurationError at once for a bad argument (such as a ``concurrency`` above
+        ``max_connections``).
         """
         limit = self._limit(concurrency)
         mode = check_on_error(on_error)

@@ -11,8 +11,14 @@ from typing import Final, Self
 
 import aiohttp
 
-from . import _protocol, errors
-from ._args import check_borrowed_session, check_directory, check_retries, invoice_ref
+from . import _protocol
+from ._args import (
+    borrowed_pool_size,
+    check_directory,
+    check_limits,
+    check_retries,
+    invoice_ref,
+)
 from ._bulk import BulkMethods, InvoiceRef
 from ._converter import structure_detail, structure_invoice
 from ._files import complete_pdf_size, pdf_file_name, write_atomically
@@ -25,7 +31,6 @@ from ._throttle import Throttle
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
-DEFAULT_READ_AHEAD: Final = 4
 TOKEN_ENV: Final = _protocol.TOKEN_ENV_VAR
 
 
@@ -41,9 +46,13 @@ class InvoiceClient(BulkMethods):
         base_url: the API's base URL; ``https`` unless the host is loopback or
             ``allow_insecure_http`` is set.
         page_size: items asked per ``RANGED-DATA`` window.
-        max_concurrency: the most requests this client has in flight at once (its connection
-            pool has exactly this many connections), and the default bound of its fan-out
-            helpers.
+        max_concurrency: the default ``concurrency`` of :meth:`map`, :meth:`invoice_details`
+            and :meth:`download_pdfs`, and nothing more (a call may pass a higher one); at most
+            ``max_connections``; by default 8, or ``max_connections`` if smaller.
+        max_connections: the most requests this client has in flight at once: fan-outs,
+            read-ahead and single calls together. It sizes the client's own connection pool.
+            By default 100, or the pool size of a borrowed ``session`` (an unlimited pool
+            counts as 100); above a borrowed pool's size it is a ConfigurationError.
         timeout: seconds allowed for each request, body included.
         max_retries: how often a failed idempotent request is tried again.
         session: an ``aiohttp.ClientSession`` to borrow. It is used as it is: never closed, and
@@ -54,7 +63,7 @@ class InvoiceClient(BulkMethods):
         max_per_second: if set, request starts are spaced so the whole client sends at most
             this many requests per second (an API key has rate limits).
         read_ahead: how many list windows are in flight while one is consumed (1: none);
-            at most ``max_concurrency``; by default 4, or ``max_concurrency`` if smaller.
+            at most ``max_connections``; by default 4, or ``max_connections`` if smaller.
         deadline: seconds, from the client's first request, after which no request starts
             and no retry or pause waits (DeadlineExceededError); None for no limit.
         max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
@@ -73,7 +82,8 @@ class InvoiceClient(BulkMethods):
         *,
         base_url: str = _protocol.DEFAULT_BASE_URL,
         page_size: int = 100,
-        max_concurrency: int = 8,
+        max_concurrency: int | None = None,
+        max_connections: int | None = None,
         timeout: float = 30.0,
         max_retries: int = 3,
         session: aiohttp.ClientSession | None = None,
@@ -92,20 +102,16 @@ class InvoiceClient(BulkMethods):
         secret.check()
         self._base_url = _protocol.check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._page_size = _protocol.check_positive_int("page_size", page_size)
-        self._max_concurrency = _protocol.check_positive_int("max_concurrency", max_concurrency)
         self._timeout = _protocol.check_positive_seconds("timeout", timeout)
         self._max_retries = _protocol.check_non_negative_int("max_retries", max_retries)
         self._max_pdf_bytes = _protocol.check_positive_int("max_pdf_bytes", max_pdf_bytes)
         max_json = _protocol.check_positive_int("max_response_bytes", max_response_bytes)
         if max_per_second is not None:
             max_per_second = _protocol.check_positive_seconds("max_per_second", max_per_second)
-        if read_ahead is None:
-            read_ahead = min(DEFAULT_READ_AHEAD, self._max_concurrency)
-        self._read_ahead = _protocol.check_positive_int("read_ahead", read_ahead)
-        if self._read_ahead > self._max_concurrency:
-            raise errors.ConfigurationError(
-                f"read_ahead={read_ahead} is above max_concurrency={max_concurrency}"
-            )
+        pool = None if session is None else borrowed_pool_size(session)
+        self._max_connections, self._max_concurrency, self._read_ahead = check_limits(
+            max_connections, max_concurrency, read_ahead, pool
+        )
         if deadline is not None:
             deadline = _protocol.check_positive_seconds("deadline", deadline)
         max_retry_after = _protocol.check_positive_seconds("max_retry_after", max_retry_after)
@@ -114,15 +120,13 @@ class InvoiceClient(BulkMethods):
         self._retrier = Retrier(
             self._throttle, max_retries=self._max_retries, max_retry_after=max_retry_after
         )
-        if session is not None:
-            check_borrowed_session(session, self._max_concurrency)
         self._secret = secret
         remember_token(secret.reveal())  # the invoice_async logger redacts it
         self._http = HttpSession(
             base_url=self._base_url,
             token=secret,
             timeout=self._timeout,
-            connection_limit=self._max_concurrency,
+            connection_limit=self._max_connections,
             max_json_bytes=max_json,
             throttle=self._throttle,
             session=session,
@@ -131,7 +135,8 @@ class InvoiceClient(BulkMethods):
     def __repr__(self) -> str:
         return (
             f"InvoiceClient(base_url={self._base_url!r}, page_size={self._page_size}, "
-            f"max_concurrency={self._max_concurrency}, token=<redacted>)"
+            f"max_concurrency={self._max_concurrency}, max_connections={self._max_connections}, "
+            "token=<redacted>)"
         )
 
     async def __aenter__(self) -> Self:
@@ -153,8 +158,15 @@ class InvoiceClient(BulkMethods):
 
     @property
     def max_concurrency(self) -> int:
-        """The most requests this client has in flight at once."""
+        """The default ``concurrency`` of :meth:`map`, :meth:`invoice_details` and
+        :meth:`download_pdfs`; a call may pass a higher one, up to :attr:`max_connections`."""
         return self._max_concurrency
+
+    @property
+    def max_connections(self) -> int:
+        """The most requests this client has in flight at once (fan-outs, read-ahead and
+        single calls together); its own connection pool has this many connections."""
+        return self._max_connections
 
     # --- listing ----------------------------------------------------------------------------
 

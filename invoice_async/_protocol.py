@@ -302,7 +302,7 @@ _STATUS_CLASSES: Final[Mapping[int, type[errors.ApiError]]] = {
 _EXCERPT_LENGTH: Final = 200
 
 
-def _error_fields(body: bytes) -> tuple[int | None, str, list[tuple[str, str]]]:
+def _error_fields(body: bytes) -> tuple[int | None, str, list[errors.FieldError]]:
     """errorCode, errorMessage and errors of an API error object, tolerating other bodies."""
     try:
         payload = orjson.loads(body)
@@ -322,7 +322,7 @@ def _error_fields(body: bytes) -> tuple[int | None, str, list[tuple[str, str]]]:
     for item in payload.get("errors") or ():
         if isinstance(item, dict):
             prop, text = str(item.get("property", "")), str(item.get("message", ""))
-            details.append((redact(prop), redact(text)))
+            details.append(errors.FieldError(redact(prop), redact(text)))
     return error_code, redact(str(message)) if message is not None else "", details
 
 

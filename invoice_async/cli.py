@@ -90,13 +90,18 @@ def _read_token(args: argparse.Namespace) -> str | None:
 
 @contextlib.asynccontextmanager
 async def _api(args: argparse.Namespace) -> AsyncIterator[InvoiceClient]:
-    """The client to export with: against the real API, or a fake server for --demo."""
+    """The client to export with: against the real API, or a fake server for --demo.
+
+    ``--concurrency N`` is the most requests at once for the whole export, so it is the
+    client's ``max_connections`` (any N works, above 100 too) and its fan-outs' default.
+    """
     if not args.demo:
         client = InvoiceClient(
             _read_token(args),
             base_url=args.base_url,
             page_size=args.page_size,
             max_concurrency=args.concurrency,
+            max_connections=args.concurrency,
         )
         async with client:
             yield client
@@ -108,7 +113,11 @@ async def _api(args: argparse.Namespace) -> AsyncIterator[InvoiceClient]:
     async with (
         server as base_url,
         InvoiceClient(
-            token, base_url=base_url, page_size=args.page_size, max_concurrency=args.concurrency
+            token,
+            base_url=base_url,
+            page_size=args.page_size,
+            max_concurrency=args.concurrency,
+            max_connections=args.concurrency,
         ) as client,
     ):
         yield client

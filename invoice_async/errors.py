@@ -20,6 +20,10 @@ all::
     │   └── RequestTimeoutError     the per-request timeout expired
     └── DeadlineExceededError       the client's overall ``deadline`` has passed (a TimeoutError)
 
+An :class:`ApiError`'s ``errors`` list holds :class:`FieldError` items: named
+``(property, message)`` pairs, not exceptions (``e.errors[0].property``, or
+``prop, msg = e.errors[0]``).
+
 No exception carries the API token: not in its message, its attributes, nor in the exceptions
 chained to it. Errors of the HTTP library are translated at one boundary and not chained,
 because aiohttp's errors hold the request headers, and the token is one of them.
@@ -28,6 +32,7 @@ because aiohttp's errors hold the request headers, and the token is one of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 __all__ = [
     "ApiError",
@@ -35,6 +40,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "DeadlineExceededError",
+    "FieldError",
     "InvalidResponseError",
     "InvoiceAsyncError",
     "NotFoundError",
@@ -45,6 +51,18 @@ __all__ = [
     "ServerError",
     "TransportError",
 ]
+
+
+class FieldError(NamedTuple):
+    """One item of :attr:`ApiError.errors`: a property of the request and what the API said
+    of it, e.g. ``FieldError(property="invoiceId", message="must be an integer")``.
+
+    Not an exception: a named pair, so ``e.errors[0].property`` and ``prop, msg =
+    e.errors[0]`` both work.
+    """
+
+    property: str
+    message: str
 
 
 class InvoiceAsyncError(Exception):
@@ -62,7 +80,8 @@ class ApiError(InvoiceAsyncError):
         status: the HTTP status code.
         error_code: the API's ``errorCode``, or None when the body was not an error object.
         error_message: the API's ``errorMessage``, or a short excerpt of a non-standard body.
-        errors: the API's ``errors`` list as ``(property, message)`` pairs.
+        errors: the API's ``errors`` list, as :class:`FieldError` ``(property, message)``
+            named tuples (``.property``, ``.message``; they unpack as pairs too).
         method: the HTTP method of the failed request.
         url: the URL of the failed request (it never holds the token).
         retry_after: seconds the API asked to wait (``Retry-After``), or None.
@@ -83,7 +102,7 @@ class ApiError(InvoiceAsyncError):
         self.retry_after = retry_after
         self.error_code = error_code
         self.error_message = error_message
-        self.errors: list[tuple[str, str]] = list(errors)
+        self.errors: list[FieldError] = [FieldError(prop, message) for prop, message in errors]
         self.method = method
         self.url = url
         super().__init__(self._describe())

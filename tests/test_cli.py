@@ -115,6 +115,15 @@ async def test_concurrency_of_one_works(server: FakeI3DServer, tmp_path: Path) -
     assert server.max_in_flight == 1
 
 
+async def test_concurrency_above_100_works(server: FakeI3DServer, tmp_path: Path) -> None:
+    run = await invoke(
+        "export", str(tmp_path), "--details", "--concurrency", "150", "--base-url", server.base_url
+    )
+    assert run.code == 0, run.stderr
+    details = (tmp_path / "details.jsonl").read_text().splitlines()
+    assert len(details) == 60
+
+
 async def test_unpaid_with_filter(server: FakeI3DServer, tmp_path: Path) -> None:
     run = await invoke(
         "export", str(tmp_path), "--unpaid", "--filter", "&", "--base-url", server.base_url

@@ -180,6 +180,24 @@ async def test_each_error_status_raises_its_class_with_the_api_error_fields(
         assert error.retry_after == 3.0
 
 
+async def test_the_errors_of_an_error_answer_are_field_errors_by_name_and_as_pairs(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    body = {
+        "errorCode": 1,
+        "errorMessage": "bad",
+        "errors": [{"property": "invoiceId", "message": "must be an integer"}],
+    }
+    http.get(f"{LIST_URL}/5", status=422, payload=body)
+    with pytest.raises(errors.BadRequestError) as info:
+        await client.invoice(5)
+    field = info.value.errors[0]
+    assert type(field) is errors.FieldError
+    assert (field.property, field.message) == ("invoiceId", "must be an integer")
+    prop, msg = info.value.errors[0]
+    assert (prop, msg) == ("invoiceId", "must be an integer")
+
+
 async def test_error_in_the_middle_of_a_listing_raises_after_earlier_items(
     http: aioresponses, client: InvoiceClient
 ) -> None:
@@ -284,6 +302,9 @@ async def test_a_timeout_is_a_request_timeout_error(
         {"page_size": -1},
         {"page_size": "x"},
         {"max_concurrency": 0},
+        {"max_connections": 0},
+        {"max_connections": "10"},
+        {"read_ahead": 0},
         {"timeout": -1.0},
         {"timeout": 0},
         {"max_retries": -1},
@@ -295,6 +316,68 @@ async def test_a_timeout_is_a_request_timeout_error(
 def test_bad_client_arguments_raise_configuration_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(errors.ConfigurationError):
         InvoiceClient(TOKEN, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_connections": 10, "max_concurrency": 11}, "max_concurrency=11 is above max_conn"),
+        ({"max_connections": 10, "read_ahead": 11}, "read_ahead=11 is above max_connections=10"),
+        ({"max_concurrency": 101}, "max_concurrency=101 is above max_connections=100"),
+    ],
+)
+def test_limits_above_max_connections_raise_configuration_error(
+    kwargs: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match=match):
+        InvoiceClient(TOKEN, **kwargs)
+
+
+async def test_the_limits_default_to_8_at_once_of_100_connections() -> None:
+    async with InvoiceClient(TOKEN) as client:
+        assert (client.max_concurrency, client.max_connections) == (8, 100)
+
+
+async def test_a_small_max_connections_lowers_the_default_max_concurrency() -> None:
+    async with InvoiceClient(TOKEN, max_connections=3) as client:
+        assert (client.max_concurrency, client.max_connections) == (3, 3)
+
+
+async def test_a_concurrency_above_max_connections_raises_at_once(
+    http: aioresponses,
+) -> None:
+    async with InvoiceClient(TOKEN, max_connections=10) as client:
+        with pytest.raises(errors.ConfigurationError, match="max_connections=10"):
+            client.invoice_details([1], concurrency=11)
+        with pytest.raises(errors.ConfigurationError, match="max_connections=10"):
+            client.map(client.invoice, [1], concurrency=11)
+    assert all_requests(http) == 0
+
+
+@pytest.mark.parametrize(
+    ("limit", "limit_per_host", "expected"),
+    [(20, 0, 20), (0, 0, 100), (50, 12, 12), (0, 30, 30), (300, 0, 300)],
+)
+async def test_max_connections_defaults_to_the_borrowed_pool_size(
+    limit: int, limit_per_host: int, expected: int
+) -> None:
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        InvoiceClient(TOKEN, session=session) as client,
+    ):
+        assert client.max_connections == expected
+        assert client.max_concurrency == 8
+
+
+async def test_a_max_connections_above_the_borrowed_pool_raises() -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=20)) as session:
+        async with InvoiceClient(TOKEN, session=session, max_connections=20) as client:
+            assert client.max_connections == 20
+        with pytest.raises(errors.ConfigurationError, match="allows 20 connections"):
+            InvoiceClient(TOKEN, session=session, max_connections=21)
+        with pytest.raises(errors.ConfigurationError, match="above max_connections=20"):
+            InvoiceClient(TOKEN, session=session, max_concurrency=21)
 
 
 def test_empty_token_is_refused() -> None:

@@ -33,11 +33,22 @@ def test_every_public_name_has_a_docstring() -> None:
 
 
 def test_every_error_derives_from_the_base_and_is_exported() -> None:
-    classes = [getattr(errors, name) for name in errors.__all__]
+    exported = {name: getattr(errors, name) for name in errors.__all__}
+    classes = [cls for name, cls in exported.items() if name != "FieldError"]
+    assert set(exported) - {cls.__name__ for cls in classes} == {"FieldError"}
     assert all(issubclass(cls, errors.InvoiceAsyncError) for cls in classes)
     assert issubclass(errors.ConfigurationError, ValueError)
     for cls in classes:
         assert cls.__name__ in (errors.__doc__ or ""), cls.__name__
+
+
+def test_field_error_is_an_exported_named_pair_not_an_exception() -> None:
+    assert "FieldError" in errors.__all__
+    assert issubclass(errors.FieldError, tuple)
+    assert not issubclass(errors.FieldError, BaseException)
+    assert errors.FieldError._fields == ("property", "message")
+    assert inspect.getdoc(errors.FieldError)
+    assert "FieldError" in (errors.__doc__ or "")
 
 
 def test_package_ships_py_typed() -> None:

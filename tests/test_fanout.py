@@ -77,6 +77,15 @@ async def test_default_concurrency_is_the_clients_max_concurrency(client: Invoic
     assert probe.max_in_flight == client.max_concurrency == 16
 
 
+async def test_a_concurrency_above_the_clients_max_concurrency_runs_that_many_at_once(
+    client: InvoiceClient,
+) -> None:
+    probe = Probe(release_at=40)
+    results = [r async for r in client.map(probe, range(100), concurrency=40)]
+    assert len(results) == 100
+    assert probe.max_in_flight == 40 > client.max_concurrency
+
+
 async def test_100000_ids_from_a_generator_never_create_more_tasks_than_the_bound(
     client: InvoiceClient,
 ) -> None:
@@ -270,7 +279,7 @@ async def test_a_timeout_around_the_loop_leaves_no_running_tasks(client: Invoice
     ("kwargs", "match"),
     [
         ({"concurrency": 0}, "concurrency"),
-        ({"concurrency": 17}, "max_concurrency"),
+        ({"concurrency": 101}, "max_connections=100"),
         ({"concurrency": "4"}, "concurrency"),
         ({"on_error": "ignore"}, "on_error"),
     ],

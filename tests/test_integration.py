@@ -346,18 +346,48 @@ async def test_a_timeout_around_a_read_ahead_listing_leaves_no_task(start: Start
     assert client_tasks() == []  # the window being awaited was cancelled too
 
 
-async def test_the_whole_client_keeps_to_max_concurrency_even_on_a_borrowed_pool(
+async def test_the_whole_client_keeps_to_max_connections_even_on_a_borrowed_pool(
     start: Start,
 ) -> None:
     server, _ = await start(count=300, latency=0.005)
     async with (
         aiohttp.ClientSession() as session,  # a pool of 100: it caps nothing here
         InvoiceClient(
-            TOKEN, base_url=server.base_url, session=session, max_concurrency=6, page_size=20
+            TOKEN, base_url=server.base_url, session=session, max_connections=6, page_size=20
         ) as client,
     ):
         ids = (inv.id async for inv in client.unpaid_invoices())
         details = [d async for d in client.invoice_details(ids, concurrency=5)]
     assert details
-    # The pager's read-ahead and the five detail workers share the client's six slots.
+    # The pager's read-ahead and the five detail workers share the client's six connections.
     assert server.max_in_flight == 6
+
+
+# --- max_concurrency is a default, max_connections the ceiling ----------------------------------
+
+
+async def test_a_default_client_has_32_requests_in_flight_when_a_call_asks_for_32(
+    start: Start,
+) -> None:
+    server, client = await start(count=100, latency=0.05)
+    assert client.max_concurrency == 8
+    details = [d async for d in client.invoice_details(range(1, 97), concurrency=32)]
+    assert sorted(d.id for d in details) == list(range(1, 97))
+    assert server.max_in_flight == 32
+
+
+async def test_two_fan_outs_at_once_share_max_connections(start: Start) -> None:
+    server, client = await start({"max_connections": 10}, count=150, latency=0.05)
+
+    async def consume(ids: range) -> list[int]:
+        return [d.id async for d in client.invoice_details(ids, concurrency=8)]
+
+    first, second = await asyncio.gather(consume(range(1, 65)), consume(range(65, 129)))
+    assert sorted(first + second) == list(range(1, 129))
+    assert server.max_in_flight == 10  # 8 + 8 asked, the client's 10 reached and never passed
+
+
+async def test_a_small_max_connections_also_bounds_the_default_read_ahead(start: Start) -> None:
+    server, client = await start({"max_connections": 2, "page_size": 10}, count=200, latency=0.005)
+    assert len([inv async for inv in client.invoices()]) == 200
+    assert server.max_in_flight == 2  # read_ahead defaults to min(4, max_connections)

@@ -207,7 +207,8 @@ def test_error_from_response_picks_the_class_from_the_status(
 def test_error_from_response_reads_the_errors_list() -> None:
     body = b'{"errorCode": 3, "errorMessage": "Invalid", "errors": [{"property": "id", "message": "must be int"}]}'  # noqa: E501
     error = error_from_response(400, body, method="GET", url="u")
-    assert error.errors == [("id", "must be int")]
+    assert error.errors == [errors.FieldError(property="id", message="must be int")]
+    assert all(type(item) is errors.FieldError for item in error.errors)
     assert "id: must be int" in str(error)
 
 
