@@ -13,8 +13,10 @@ from . import errors
 from ._client import InvoiceClient
 from ._fanout import Outcome
 from ._models import Invoice, InvoiceDetail, PaymentStatus, PdfDownload
+from ._stats import ClientStats
 
 __all__ = [
+    "ClientStats",
     "Invoice",
     "InvoiceClient",
     "InvoiceDetail",

@@ -27,6 +27,7 @@ from ._models import Invoice, InvoiceDetail, PdfDownload
 from ._paging import Page, paginate
 from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession
+from ._stats import ClientStats
 from ._throttle import Throttle
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
@@ -167,6 +168,17 @@ class InvoiceClient(BulkMethods):
         """The most requests this client has in flight at once (fan-outs, read-ahead and
         single calls together); its own connection pool has this many connections."""
         return self._max_connections
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of this client's counters: requests, retries, 429s, pauses."""
+        return ClientStats(
+            requests=self._http.requests,
+            retries=self._retrier.retries,
+            rate_limited=self._http.rate_limited,
+            pauses=self._throttle.pauses,
+            paused_seconds=self._throttle.paused_seconds,
+        )
 
     # --- listing ----------------------------------------------------------------------------
 

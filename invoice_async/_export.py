@@ -30,7 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from . import Invoice, InvoiceClient, InvoiceDetail, PaymentStatus, PdfDownload
+from . import ClientStats, Invoice, InvoiceClient, InvoiceDetail, PaymentStatus, PdfDownload
 from ._checkpoint import Checkpoint
 from ._files import atomic_text, remove_stale_temp_files
 
@@ -67,6 +67,7 @@ class ExportSummary:
     failures: list[dict[str, Any]] = attrs.Factory(list)
     files: list[str] = attrs.Factory(list)
     seconds: float = 0.0
+    client_stats: ClientStats | None = None  # the client's counters at the end of the run
 
     def line(self) -> str:
         """One line for the end of a run."""
@@ -78,7 +79,18 @@ class ExportSummary:
             text += f", {self.pdfs_skipped} already on disk)" if self.pdfs_skipped else ")"
         if self.failures:
             text += f"; {len(self.failures)} FAILED (see {MANIFEST})"
-        return text + f" in {self.seconds:.1f}s"
+        text += f" in {self.seconds:.1f}s"
+        if (stats := self.client_stats) is not None:
+            text += (
+                f" ({_count(stats.requests, 'request', 'requests')}, "
+                f"{_count(stats.retries, 'retry', 'retries')}, "
+                f"{stats.rate_limited:,} rate-limited, paused {stats.paused_seconds:.1f}s)"
+            )
+        return text
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
 
 
 def record(model: Invoice | InvoiceDetail) -> dict[str, Any]:
@@ -175,6 +187,7 @@ async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSum
         if options.pdfs:
             await _export_pdfs(client, options, invoices, summary, progress)
     summary.seconds = time.monotonic() - began
+    summary.client_stats = client.stats
     _write_manifest(out, options, summary)
     if not summary.failures:
         checkpoint.remove()

@@ -1,5 +1,10 @@
 """The ``invoice_async`` logger, with a filter that keeps API tokens out of every record.
 
+The library is quiet: the logger has a ``NullHandler``, so a program that configures no
+logging sees nothing (not even through Python's last-resort handler). Retries and pauses are
+logged at INFO, one line each; each request and its status at DEBUG. Nothing is logged at
+WARNING or above: a failure the caller must see is raised.
+
 The client never logs headers; the filter is the second line of defence. It replaces the
 value of every live client's token, and anything after ``PRIVATE-TOKEN``, in each record's
 message and arguments, for records logged through this logger (every module of the package
@@ -50,3 +55,4 @@ class RedactingFilter(logging.Filter):
 
 
 logger.addFilter(RedactingFilter())
+logger.addHandler(logging.NullHandler())

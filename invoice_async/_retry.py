@@ -1,26 +1,25 @@
-"""Retries of idempotent GETs, on stamina, with Retry-After pausing the whole client.
+"""Retries of idempotent GETs: one plain loop, with Retry-After pausing the whole client.
 
-Which failures retry is a pure rule (``is_retryable``); the backoff (exponential, jittered,
-capped) is stamina's. A 429 or 503 that names a ``Retry-After`` does not sleep in the failing
-call only: it pauses the client's :class:`Throttle`, which every request of the client waits
-on, so no worker of a fan-out and no read-ahead window reaches the server before that time.
+Which failures retry is a pure rule (``is_retryable``), and so are the waits (``pause_of``,
+``backoff``). A 429 or 503 that names a ``Retry-After`` does not sleep in the failing call
+only: it pauses the client's :class:`Throttle`, which every request of the client waits on, so
+no worker of a fan-out and no read-ahead window reaches the server before that time.
 
-stamina's testing switch (``stamina.set_testing(True, attempts=..., cap=True)``) makes its
-backoff zero; a fake clock on the throttle does the same for Retry-After pauses. stamina logs
-each retry with the repr of the retried function's arguments: we retry a context block with no
-arguments, and no exception of ours holds the token.
+Each retry is one INFO line of the ``invoice_async`` logger: the request, why it failed, the
+wait, and which retry of how many. ``invoice_async.testing.instant_retries()`` makes the
+backoff zero (it sets the switch below); a fake clock on the throttle does the same for
+Retry-After pauses.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
-
-import stamina
+from urllib.parse import urlsplit
 
 from . import errors
+from ._logging import logger
 from ._throttle import Throttle
 
 T = TypeVar("T")
@@ -32,7 +31,18 @@ WAIT_INITIAL: Final = 0.5
 WAIT_MAX: Final = 30.0
 WAIT_JITTER: Final = 1.0
 
-logger = logging.getLogger("invoice_async")
+_instant_backoff = False  # process-wide, like a test run: see set_instant_backoff()
+
+
+def set_instant_backoff(enabled: bool) -> bool:
+    """Make every client's backoff zero (True) or real (False); returns the previous setting.
+
+    The public switch is ``invoice_async.testing.instant_retries()``. Retry-After pauses are
+    not affected: they run on the throttle's clock (use a fake clock for them).
+    """
+    global _instant_backoff
+    previous, _instant_backoff = _instant_backoff, enabled
+    return previous
 
 
 def is_retryable(error: BaseException | None) -> bool:
@@ -60,18 +70,33 @@ def pause_of(error: BaseException, max_retry_after: float) -> float | None:
 
 def backoff(failures: int) -> float:
     """The wait before retry number ``failures``: exponential from 0.5 s, capped at 30 s, plus
-    up to 1 s of jitter (full jitter on top, as stamina computes it)."""
+    up to 1 s of jitter."""
     base = min(WAIT_MAX, WAIT_INITIAL * 2.0 ** (failures - 1))
     return base + random.uniform(0, WAIT_JITTER)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s" if value >= 100 else f"{value:.3g}s"
+
+
+def describe_failure(error: BaseException) -> str:
+    """``"GET /v3/account/invoice/7: HTTP 503 (errorCode 1): ..."``: the request and why it
+    failed, for a log line (the error's text without its trailing "for GET <url>")."""
+    method, url = getattr(error, "method", "GET"), getattr(error, "url", "")
+    reason = str(error).removesuffix(f" for {method} {url}") if url else str(error)
+    if not url:
+        return reason
+    parts = urlsplit(url)
+    return f"{method} {parts.path}{'?' + parts.query if parts.query else ''}: {reason}"
 
 
 class Retrier:
     """Runs a request again on retryable failures, up to ``max_retries`` more times.
 
-    stamina drives the attempts (its cap, its testing switch, its retry logging); the waits
-    run on the client's throttle: a Retry-After pauses every request of the client, and a
-    backoff delays this request only. Both use the throttle's clock, so a fake clock makes
-    them instant, and neither waits past the client's deadline (DeadlineExceededError).
+    The waits run on the client's throttle: a Retry-After pauses every request of the client,
+    and a backoff delays this request only. Both use the throttle's clock, so a fake clock
+    makes them instant, and neither waits past the client's deadline (DeadlineExceededError).
+    ``retries`` counts the attempts after the first (``client.stats``).
     """
 
     def __init__(
@@ -84,36 +109,51 @@ class Retrier:
         self._throttle = throttle
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after
+        self.retries = 0
 
     async def call(self, request: Callable[[], Awaitable[T]], *, retries: int | None) -> T:
-        """``await request()``, retried as the policy says; the last error is raised."""
-        attempts = 1 + (self._max_retries if retries is None else retries)
-        wait = 0.0
-        failures = 0
-
-        def on_failure(error: Exception) -> bool | float:
-            nonlocal wait, failures
-            if not is_retryable(error):
-                return False
-            failures += 1
-            pause = pause_of(error, self._max_retry_after)
-            if pause is not None:
-                self._throttle.pause_until(self._throttle.now() + pause)
-                logger.warning(
-                    "the API asked to wait %.3gs; pausing every request (%s)", pause, error
-                )
-                wait = 0.0
-            else:
-                wait = 0.0 if stamina.is_testing() else backoff(failures)
-                if failures < attempts:  # stamina asks after the last attempt too
-                    logger.info("retrying in %.3gs after %s", wait, error)
-            return 0.0  # the wait happens below, on the throttle's clock
-
-        async for attempt in stamina.retry_context(
-            on=on_failure, attempts=attempts, timeout=None, wait_initial=0.0, wait_jitter=0.0
-        ):
-            with attempt:
-                if wait:
-                    await self._throttle.sleep(wait)
+        """``await request()``, retried as the policy says; the last error is raised itself."""
+        most = self._max_retries if retries is None else retries
+        retry = 0  # retries made so far
+        while True:
+            try:
                 return await request()
-        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+            except Exception as error:
+                if not is_retryable(error):
+                    raise
+                # A Retry-After pauses the client even when this call gives up: a read-ahead
+                # window is tried once, and its pause must still hold the other requests.
+                pause = pause_of(error, self._max_retry_after)
+                if pause is not None:
+                    self._throttle.pause_until(self._throttle.now() + pause)
+                if retry == most:
+                    if pause is not None:
+                        self._log(error, pause, None, most, 0.0)
+                    raise  # the error itself: chained to no earlier attempt's error
+                retry += 1
+                wait = 0.0 if pause is not None or _instant_backoff else backoff(retry)
+                self._log(error, pause, retry, most, wait)
+            # Out of the except block: neither the wait nor the next attempt is chained to the
+            # error above (a DeadlineExceededError from the wait has no __context__).
+            if wait:
+                await self._throttle.sleep(wait)
+            self.retries += 1
+
+    def _log(
+        self, error: Exception, pause: float | None, retry: int | None, most: int, wait: float
+    ) -> None:
+        """One INFO line: the failure, then the pause or the backoff, and which retry."""
+        what = describe_failure(error)
+        if pause is None:
+            logger.info("%s; retry %d of %d in %s", what, retry, most, _seconds(wait))
+            return
+        asked = getattr(error, "retry_after", None) or pause
+        cut = f" (cut to {_seconds(pause)} by max_retry_after)" if asked > pause else ""
+        then = "" if retry is None else f"; retry {retry} of {most} after the pause"
+        logger.info(
+            "%s; the API asked to wait %s%s: pausing every request of the client%s",
+            what,
+            _seconds(asked),
+            cut,
+            then,
+        )

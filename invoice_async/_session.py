@@ -127,6 +127,8 @@ class HttpSession:
         self._borrowed = session
         self._owned: aiohttp.ClientSession | None = None
         self._closed = False
+        self.requests = 0  # GETs sent (past the throttle), retries included
+        self.rate_limited = 0  # 429 answers
         self._middlewares: tuple[ClientMiddlewareType, ...] = (
             *(getattr(session, "_middlewares", ()) or ()),
             self._authenticate,
@@ -177,7 +179,9 @@ class HttpSession:
         try:
             await self._throttle.wait()
             # Asked only now: the client may have been closed while this request waited.
-            response = await self._start(self._session(), url, headers)
+            session = self._session()
+            self.requests += 1
+            response = await self._start(session, url, headers)
         except BaseException:
             self._slots.release()
             raise
@@ -211,6 +215,8 @@ class HttpSession:
         logger.debug("GET %s -> %s", url, response.status)
         if response.status < 400:
             return response
+        if response.status == 429:
+            self.rate_limited += 1
         try:
             error = await self._error_of(response, url)
         finally:

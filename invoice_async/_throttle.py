@@ -36,6 +36,8 @@ class Throttle:
         self._paused_until = float("-inf")
         self._deadline: float | None = None
         self._deadline_at: float | None = None
+        self.pauses = 0  # pause_until() calls that started or extended the pause
+        self.paused_seconds = 0.0  # length of the union of the paused intervals
 
     def set_deadline(self, seconds: float | None) -> None:
         """Allow no request start later than ``seconds`` after the first one (None: no limit)."""
@@ -63,7 +65,15 @@ class Throttle:
         return start - now
 
     def pause_until(self, when: float) -> None:
-        """Hold every request start until ``when`` (clock time); an earlier pause is kept."""
+        """Hold every request start until ``when`` (clock time); an earlier pause is kept.
+
+        Counts the pause in ``pauses`` and ``paused_seconds`` when it starts or extends the
+        pause; a pause within the current one adds nothing, an overlapping one only its end.
+        """
+        added = when - max(self._clock(), self._paused_until)
+        if added > 0:
+            self.pauses += 1
+            self.paused_seconds += added
         self._paused_until = max(self._paused_until, when)
 
     @property

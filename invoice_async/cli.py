@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import sys
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from . import InvoiceClient, errors
 from ._export import ExportOptions, ExportSummary, run_export
@@ -73,8 +75,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--progress", dest="progress", action="store_true", default=None, help="always show"
     )
     shown.add_argument("--no-progress", dest="progress", action="store_false")
-    export.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+    export.add_argument(
+        "-v", "--verbose", action="store_true", help="show retries and pauses on stderr"
+    )
+    export.add_argument(
+        "--debug", action="store_true", help="also show each request, and tracebacks on failure"
+    )
     return parser
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes each record as one line to the current ``sys.stderr``, looked up per record:
+    rich's progress bar replaces it while it is shown, to keep its lines clear of the bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+@contextlib.contextmanager
+def _log_lines(args: argparse.Namespace) -> Iterator[None]:
+    """With -v (INFO) or --debug (DEBUG), the invoice_async log lines go to stderr."""
+    if not (args.verbose or args.debug):
+        yield
+        return
+    logger = logging.getLogger("invoice_async")
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("invoice-async: %(levelname)s: %(message)s"))
+    level = logger.level
+    logger.setLevel(logging.DEBUG if args.debug else logging.INFO)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:  # main() may run again in the same process (tests): leave the logger as it was
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _read_token(args: argparse.Namespace) -> str | None:
@@ -144,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error)."""
     args = build_parser().parse_args(argv)
     try:
-        summary = asyncio.run(_export(args))
+        with _log_lines(args):
+            summary = asyncio.run(_export(args))
     except KeyboardInterrupt:
         print("invoice-async: interrupted", file=sys.stderr)
         return 130

@@ -8,19 +8,24 @@ from typing import Any
 
 import aioresponses.core
 import pytest
-import stamina
 from aiohttp import ClientResponse
 from yarl import URL
+
+from invoice_async.testing import instant_retries
+
+# The package's fixtures (fake_i3d_server, fake_i3d_server_factory, instant_retries).
+pytest_plugins = ["invoice_async.testing.pytest_plugin"]
 
 
 @pytest.fixture(autouse=True)
 def _no_backoff() -> Iterator[None]:
-    """stamina's testing switch: retry backoff is zero, the client's max_retries still counts.
+    """The client's testing switch: retry backoff is zero, max_retries still counts.
 
     (Retry-After pauses go through the client's throttle; tests that meet one use a fake
-    clock, see invoice_async.testing.FakeClock.)
+    clock, see invoice_async.testing.FakeClock. Tests of the backoff itself turn the switch
+    off with ``instant_retries(False)``.)
     """
-    with stamina.set_testing(True, attempts=1000, cap=True):
+    with instant_retries():
         yield
 
 

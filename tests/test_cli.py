@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from pathlib import Path
 import attrs
 import pytest
 
+from invoice_async import cli
+from invoice_async._logging import logger
 from invoice_async.testing import FakeI3DServer, make_invoices
 
 TOKEN = "cli-token-Qm3x9"
@@ -225,3 +228,79 @@ async def test_python_dash_m_runs_the_same_command() -> None:
     out, _ = await process.communicate()
     assert process.returncode == 0
     assert b"export" in out
+
+
+# --- log lines: main() in this process (a thread, so the server runs on the test's loop) ---
+
+
+async def run_main(
+    server: FakeI3DServer, out: Path, *args: str, capsys: pytest.CaptureFixture[str]
+) -> Run:
+    code = await asyncio.to_thread(
+        cli.main, ["export", str(out), "--base-url", server.base_url, "--no-progress", *args]
+    )
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def token_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("I3D_API_TOKEN", TOKEN)
+
+
+@pytest.mark.usefixtures("token_env")
+async def test_verbose_puts_one_line_per_retry_on_stderr(
+    server: FakeI3DServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.fail_next("500", endpoint="list")
+    run = await run_main(server, tmp_path, "-v", capsys=capsys)
+    assert run.code == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        "invoice-async: INFO: GET /v3/account/invoice: HTTP 500 (errorCode 10500): "
+        "Internal server error; retry 1 of 3 in 0s"
+    ]
+    assert logger.handlers == [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
+    assert logger.level == logging.NOTSET  # main() left the library's logger as it was
+
+
+@pytest.mark.usefixtures("token_env")
+async def test_without_verbose_stderr_has_no_log_lines(
+    server: FakeI3DServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.fail_next("500", endpoint="list")
+    server.fail_next("429", endpoint="detail")
+    server.retry_after = 0.01
+    run = await run_main(server, tmp_path, "--details", capsys=capsys)
+    assert run.code == 0, run.stderr
+    assert run.stderr == ""
+    assert run.stdout.startswith("exported 60 invoices, 60 details in ")
+
+
+@pytest.mark.usefixtures("token_env")
+async def test_the_summary_line_gives_the_clients_numbers(
+    server: FakeI3DServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.fail_next("503", endpoint="list", count=2)
+    server.retry_after = 0.01
+    run = await run_main(server, tmp_path, "--concurrency", "1", capsys=capsys)  # no read-ahead
+    assert run.code == 0, run.stderr
+    requests = server.requests_per_path["list"]
+    assert run.stdout.rstrip().endswith(
+        f"s ({requests} requests, 2 retries, 0 rate-limited, paused 0.0s)"
+    )
+
+
+async def test_debug_shows_each_request_and_the_traceback_of_a_failure(
+    server: FakeI3DServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("I3D_API_TOKEN", "wrong-token-value")
+    run = await run_main(server, tmp_path, "--debug", capsys=capsys)
+    assert run.code == 1
+    assert "invoice-async: DEBUG: GET http://127.0.0.1" in run.stderr
+    assert "Traceback (most recent call last)" in run.stderr
+    last = run.stderr.rstrip().splitlines()[-1]
+    assert last.startswith("invoice-async: error: AuthenticationError: HTTP 401")
+    assert "wrong-token-value" not in run.stderr + run.stdout

@@ -8,6 +8,7 @@ import invoice_async
 from invoice_async import errors
 
 CONTRACT = {
+    "ClientStats",
     "InvoiceClient",
     "Invoice",
     "InvoiceDetail",

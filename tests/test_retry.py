@@ -1,4 +1,4 @@
-"""Each retry rule, without real sleeping: stamina's testing switch (conftest) zeroes the
+"""Each retry rule, without real sleeping: ``instant_retries()`` (conftest) zeroes the
 backoff, and a FakeClock stands in for the time of Retry-After pauses and deadlines."""
 
 from __future__ import annotations
@@ -9,14 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import stamina
 from aiohttp import ClientConnectionError
 from aioresponses import aioresponses
 
 from invoice_async import InvoiceClient, errors
 from invoice_async._retry import RETRY_STATUSES, is_retryable, pause_of
 from invoice_async._throttle import Throttle
-from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
+from invoice_async.testing import (
+    FakeClock,
+    FakeI3DServer,
+    instant_retries,
+    make_pdf,
+    use_fake_clock,
+)
 from tests.test_converter import DETAIL
 
 BASE = "https://api.i3d.net"
@@ -132,6 +137,31 @@ async def test_max_retries_caps_the_attempts_and_raises_the_last_error(
     assert calls(http) == 3  # the first try and max_retries=2 more
 
 
+async def test_the_last_error_is_raised_itself_chained_to_no_earlier_attempt(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(URL, status=500, payload=ERROR)
+    http.get(URL, exception=ClientConnectionError("reset by peer"))
+    http.get(URL, status=503, payload=ERROR)
+    with pytest.raises(errors.ServerError) as caught:
+        await client.invoice(1)
+    assert caught.value.status == 503
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+
+
+async def test_a_last_transport_error_is_chained_to_nothing(
+    http: aioresponses, client: InvoiceClient
+) -> None:
+    http.get(URL, status=500, payload=ERROR)
+    http.get(URL, status=503, payload=ERROR)
+    http.get(URL, exception=ClientConnectionError("reset by peer"))
+    with pytest.raises(errors.TransportError) as caught:
+        await client.invoice(1)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None  # neither aiohttp's error nor an earlier attempt's
+
+
 @pytest.mark.parametrize(("per_call", "expected"), [(0, 1), (4, 5)])
 async def test_max_retries_per_call_overrides_the_client(
     http: aioresponses, client: InvoiceClient, per_call: int, expected: int
@@ -224,7 +254,7 @@ async def test_backoff_grows_and_runs_on_the_clients_clock(
     http.get(URL, status=500, payload=ERROR)
     http.get(URL, status=500, payload=ERROR)
     http.get(URL, payload=[DETAIL])
-    with stamina.set_testing(False):  # real backoff values, on the fake clock
+    with instant_retries(False):  # real backoff values, on the fake clock
         async with InvoiceClient("tok", max_retries=3) as client:
             use_fake_clock(client, clock)
             await client.invoice(1)
@@ -237,13 +267,14 @@ async def test_a_backoff_that_would_cross_the_deadline_raises_at_once(
     http: aioresponses, clock: FakeClock
 ) -> None:
     http.get(URL, status=500, payload=ERROR, repeat=True)
-    with stamina.set_testing(False):
+    with instant_retries(False):
         async with InvoiceClient("tok", deadline=0.4) as client:
             use_fake_clock(client, clock)
-            with pytest.raises(errors.DeadlineExceededError):
+            with pytest.raises(errors.DeadlineExceededError) as caught:
                 await client.invoice(1)
     assert calls(http) == 1
     assert clock.sleeps == []
+    assert caught.value.__context__ is None  # not chained to the 500 it would have retried
 
 
 async def test_a_pause_holds_every_waiting_request_for_its_whole_length() -> None:

@@ -22,7 +22,10 @@ Example::
         assert server.requests_per_path["list"] == 1
 
 With pytest, add ``pytest_plugins = ["invoice_async.testing.pytest_plugin"]`` to a conftest for
-the ``fake_i3d_server`` and ``fake_i3d_server_factory`` fixtures.
+the ``fake_i3d_server``, ``fake_i3d_server_factory`` and ``instant_retries`` fixtures.
+
+``instant_retries()`` makes the client's retry backoff zero in your tests; ``FakeClock`` with
+``use_fake_clock(client, clock)`` runs its Retry-After pauses and deadline on a fake clock.
 """
 
 from ._clock import FakeClock, use_fake_clock
@@ -44,6 +47,7 @@ from ._data import (
     to_detail_item,
     to_list_item,
 )
+from ._retries import instant_retries
 from ._server import FakeI3DServer
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "FaultKind",
     "RequestRecord",
     "error_object",
+    "instant_retries",
     "iter_pdf_chunks",
     "make_invoices",
     "make_pdf",

@@ -37,9 +37,9 @@ class FakeClock:
 
 
 def use_fake_clock(client: InvoiceClient, clock: FakeClock) -> None:
-    """Run the client's pauses (Retry-After), rate cap and deadline on ``clock``.
+    """Run the client's pauses (Retry-After), retry backoff, rate cap and deadline on ``clock``.
 
-    Retry backoff is stamina's: switch it off in tests with
-    ``stamina.set_testing(True, attempts=100, cap=True)``.
+    The backoff then "waits" on the fake clock too (its real values show in
+    ``clock.sleeps``); to skip it altogether use :func:`instant_retries`.
     """
     client._throttle.use_clock(clock, clock.sleep)  # the package's own hook

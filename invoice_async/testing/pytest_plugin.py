@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake i3D billing server.
+"""pytest fixtures for the fake i3D billing server, and ``instant_retries``.
 
 Enable them with ``pytest_plugins = ["invoice_async.testing.pytest_plugin"]`` in a conftest.py
 (or a test module). Needs pytest and pytest-asyncio (the ``test`` extras).
@@ -6,14 +6,21 @@ Enable them with ``pytest_plugins = ["invoice_async.testing.pytest_plugin"]`` in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
+from ._retries import instant_retries as _instant_retries
 from ._server import FakeI3DServer
 
-__all__ = ["FakeI3DServerFactory", "fake_i3d_server", "fake_i3d_server_factory"]
+__all__ = [
+    "FakeI3DServerFactory",
+    "fake_i3d_server",
+    "fake_i3d_server_factory",
+    "instant_retries",
+]
 
 FakeI3DServerFactory = Callable[..., Awaitable[FakeI3DServer]]
 """Type of ``fake_i3d_server_factory``: ``await factory(**FakeI3DServer keywords)``."""
@@ -50,3 +57,11 @@ async def fake_i3d_server_factory() -> AsyncIterator[FakeI3DServerFactory]:
     finally:
         for server in reversed(started):
             await server.stop()
+
+
+@pytest.fixture
+def instant_retries() -> Iterator[None]:
+    """The client's retry backoff is zero during the test: see
+    :func:`invoice_async.testing.instant_retries` (Retry-After pauses are not affected)."""
+    with _instant_retries():
+        yield
