@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 
@@ -30,9 +30,28 @@ def check_on_error(on_error: object) -> OnError:
     return on_error
 
 
-def check_items(items: object, name: str) -> None:
+def check_items(items: object, name: str) -> Iterable[Any] | AsyncIterable[Any]:
+    """An iterable or async iterable (not a string)."""
     if not isinstance(items, Iterable | AsyncIterable) or isinstance(items, str | bytes):
         raise errors.ConfigurationError(f"{name} must be an iterable or async iterable of ids")
+    return items
+
+
+def check_concurrency(value: object, *, default: int, ceiling: int) -> int:
+    """A call's ``concurrency``: ``default`` (the client's max_concurrency) when None.
+
+    Above max_concurrency is fine (that is only the default); above max_connections
+    (``ceiling``) the client-wide bound would cap it silently, so it is refused.
+    """
+    if value is None:
+        return default
+    limit = _protocol.check_positive_int("concurrency", value)
+    if limit > ceiling:
+        raise errors.ConfigurationError(
+            f"concurrency={limit} is above the client's max_connections={ceiling}; "
+            "raise max_connections on the client"
+        )
+    return limit
 
 
 def borrowed_pool_size(session: object) -> int:
@@ -81,6 +100,11 @@ def check_limits(
             )
         checked.append(number)
     return connections, checked[0], checked[1]
+
+
+def check_invoice_id(value: object) -> int:
+    """An invoice id is a positive int (not a bool, not a string)."""
+    return _protocol.check_invoice_id(value)
 
 
 def invoice_ref(invoice: object) -> tuple[int, str | None]:

@@ -7,7 +7,6 @@ import os
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
@@ -18,10 +17,12 @@ from typing import Any, Final, Literal, Self, TypeVar, overload
 
 import aiohttp
 
-from . import _protocol, errors
+from . import _protocol
 from ._args import (
     borrowed_pool_size,
+    check_concurrency,
     check_directory,
+    check_invoice_id,
     check_items,
     check_limits,
     check_on_error,
@@ -30,10 +31,10 @@ from ._args import (
 )
 from ._converter import structure_detail, structure_invoice
 from ._fanout import OnError, Outcome, bounded_map
-from ._files import complete_pdf_size, pdf_file_name, write_atomically
 from ._logging import forget_token, remember_token
 from ._models import Invoice, InvoiceDetail, PdfDownload
 from ._paging import Page, paginate
+from ._pdfs import PdfFetcher
 from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession
 from ._stats import ClientStats
@@ -145,6 +146,7 @@ class InvoiceClient:
             throttle=self._throttle,
             session=session,
         )
+        self._pdfs = PdfFetcher(self._http, self._retrier, max_bytes=self._max_pdf_bytes)
 
     def __repr__(self) -> str:
         return (
@@ -273,7 +275,7 @@ class InvoiceClient:
         Raises ConfigurationError for a bad id (before any request), NotFoundError when there
         is no such invoice, and the other errors of :mod:`invoice_async.errors`.
         """
-        path = _protocol.detail_path(_protocol.check_invoice_id(invoice_id))
+        path = _protocol.detail_path(check_invoice_id(invoice_id))
         return await self._detail(path, check_retries(max_retries))
 
     async def invoice_by_number(
@@ -298,37 +300,13 @@ class InvoiceClient:
 
     # --- PDFs -------------------------------------------------------------------------------
 
-    @contextlib.asynccontextmanager
-    async def _pdf_chunks(self, invoice_id: int) -> AsyncIterator[AsyncIterator[bytes]]:
-        """The PDF's body in chunks, each checked as it comes (type, magic, size, length)."""
-        async with self._http.stream(_protocol.pdf_path(invoice_id)) as body:
-            check = _protocol.PdfCheck(
-                url=body.url,
-                content_type=body.content_type,
-                content_length=body.content_length,
-                max_bytes=self._max_pdf_bytes,
-            )
-
-            async def checked() -> AsyncIterator[bytes]:
-                async for chunk in body.chunks():
-                    check.feed(chunk)
-                    yield chunk
-                check.finish()
-
-            yield checked()
-
     async def invoice_pdf(self, invoice_id: int, *, max_retries: int | None = None) -> bytes:
         """The invoice's PDF, in memory. It is checked: ``%PDF-`` magic, type and length.
 
         For many or large PDFs prefer :meth:`download_pdf`, which streams to disk.
         """
-        checked_id = _protocol.check_invoice_id(invoice_id)
-
-        async def once() -> bytes:
-            async with self._pdf_chunks(checked_id) as chunks:
-                return b"".join([chunk async for chunk in chunks])
-
-        return await self._retrier.call(once, retries=check_retries(max_retries))
+        checked_id = check_invoice_id(invoice_id)
+        return await self._pdfs.read(checked_id, retries=check_retries(max_retries))
 
     async def download_pdf(
         self,
@@ -341,51 +319,17 @@ class InvoiceClient:
 
         ``invoice`` is an id, or an Invoice / InvoiceDetail (whose number then names the file:
         ``2024-0001_7.pdf``; an id alone gives ``invoice_7.pdf``). The body goes to a temp file
-        in ``directory``, is checked and fsynced, then renamed: the final name only ever holds
-        a whole, valid PDF. Files are created with mode 0o600. A body cut short is retried.
+        in ``directory``, is checked and synced to disk (fdatasync), then renamed: the final
+        name only ever holds a whole, valid PDF. Files are created with mode 0o600. A body cut
+        short is retried.
         """
-        download = await self._download(
-            invoice_ref(invoice),
-            check_directory(directory),
-            skip_existing=False,
-            retries=check_retries(max_retries),
+        ref, folder, retries = invoice_ref(invoice), check_directory(directory), max_retries
+        download = await self._pdfs.download(
+            ref, folder, skip_existing=False, retries=check_retries(retries)
         )
         return download.path
 
-    async def _download(
-        self,
-        ref: tuple[int, str | None],
-        directory: Path,
-        *,
-        skip_existing: bool,
-        retries: int | None,
-    ) -> PdfDownload:
-        invoice_id, number = ref
-        target = directory / pdf_file_name(invoice_id, number)
-        if skip_existing and (size := complete_pdf_size(target)) is not None:
-            return PdfDownload(invoice_id=invoice_id, path=target, size=size, skipped=True)
-
-        async def once() -> int:
-            async with self._pdf_chunks(invoice_id) as chunks:
-                return await write_atomically(target, chunks)
-
-        size = await self._retrier.call(once, retries=retries)
-        return PdfDownload(invoice_id=invoice_id, path=target, size=size)
-
     # --- many invoices at once ---------------------------------------------------------------
-
-    def _limit(self, concurrency: object) -> int:
-        if concurrency is None:
-            return self._max_concurrency
-        limit = _protocol.check_positive_int("concurrency", concurrency)
-        # Above max_concurrency is fine (that is only the default); above max_connections the
-        # client-wide bound would cap it silently.
-        if limit > self._max_connections:
-            raise errors.ConfigurationError(
-                f"concurrency={limit} is above the client's max_connections="
-                f"{self._max_connections}; raise max_connections on the client"
-            )
-        return limit
 
     @overload
     def map(
@@ -440,10 +384,24 @@ class InvoiceClient:
         Raises ConfigurationError at once for a bad argument (such as a ``concurrency`` above
         ``max_connections``).
         """
-        limit = self._limit(concurrency)
+        return self._fan_out(fn, items, "items", concurrency, ordered, on_error)
+
+    def _fan_out(
+        self,
+        fn: Callable[[Any], Awaitable[Any]],
+        items: object,
+        name: str,
+        concurrency: object,
+        ordered: bool,
+        on_error: object,
+    ) -> AsyncGenerator[Any, None]:
+        """The checks every fan-out shares, then the one bounded loop."""
+        limit = check_concurrency(
+            concurrency, default=self._max_concurrency, ceiling=self._max_connections
+        )
         mode = check_on_error(on_error)
-        check_items(items, "items")
-        return bounded_map(fn, items, limit=limit, ordered=ordered, on_error=mode)
+        source = check_items(items, name)
+        return bounded_map(fn, source, limit=limit, ordered=ordered, on_error=mode)
 
     @overload
     def invoice_details(
@@ -483,12 +441,12 @@ class InvoiceClient:
         and early stop as :meth:`map`; a bad id raises (or is yielded as) ConfigurationError
         before its request.
         """
+        retries = check_retries(max_retries)
 
         async def fetch(ref: InvoiceRef) -> InvoiceDetail:
-            return await self.invoice(invoice_ref(ref)[0], max_retries=max_retries)
+            return await self._detail(_protocol.detail_path(invoice_ref(ref)[0]), retries)
 
-        check_items(ids, "ids")
-        return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
+        return self._fan_out(fetch, ids, "ids", concurrency, ordered, on_error)
 
     @overload
     def download_pdfs(
@@ -529,20 +487,17 @@ class InvoiceClient:
     ) -> AsyncGenerator[Any, None]:
         """Stream the PDF of every invoice in ``ids`` into ``directory``; yields PdfDownload.
 
-        Each file is written as :meth:`download_pdf` writes it (temp file, checks, fsync,
+        Each file is written as :meth:`download_pdf` writes it (temp file, checks, fdatasync,
         rename; mode 0o600), so an error or a cancellation leaves no partial file. Pass
         Invoice objects to name files after their numbers. With ``skip_existing=True`` an
         invoice whose file is already there (a complete PDF, since files only appear whole)
         is not fetched again. Ordering, failure policy and early stop as :meth:`map`.
         """
-        folder = check_directory(directory)
-
-        retries = check_retries(max_retries)
+        folder, retries = check_directory(directory), check_retries(max_retries)
 
         async def fetch(ref: InvoiceRef) -> PdfDownload:
-            return await self._download(
+            return await self._pdfs.download(
                 invoice_ref(ref), folder, skip_existing=skip_existing, retries=retries
             )
 
-        check_items(ids, "ids")
-        return self.map(fetch, ids, concurrency=concurrency, ordered=ordered, on_error=on_error)
+        return self._fan_out(fetch, ids, "ids", concurrency, ordered, on_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Container, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -297,3 +298,13 @@ async def test_ids_that_are_not_an_iterable_raise_at_once(
 ) -> None:
     with pytest.raises(errors.ConfigurationError, match="iterable"):
         client.invoice_details(ids)  # type: ignore[call-overload]  # the point of the test
+
+
+@pytest.mark.parametrize("max_retries", [-1, "3", True])
+async def test_a_bad_max_retries_raises_at_once_for_details_and_pdfs(
+    client: InvoiceClient, tmp_path: Path, max_retries: object
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="max_retries"):
+        client.invoice_details(range(1, 4), max_retries=max_retries)  # type: ignore[call-overload]
+    with pytest.raises(errors.ConfigurationError, match="max_retries"):
+        client.download_pdfs(range(1, 4), tmp_path, max_retries=max_retries)  # type: ignore[call-overload]
