@@ -2,26 +2,127 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import re
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from . import _protocol, errors
+from . import errors
 from ._fanout import OnError
 from ._models import Invoice, InvoiceDetail
+from ._protocol import _is_int
 
 DEFAULT_MAX_CONNECTIONS: Final = 100  # aiohttp's and httpx's default pool size
 DEFAULT_MAX_CONCURRENCY: Final = 8
 DEFAULT_READ_AHEAD: Final = 4
+MAX_INVOICE_NUMBER_LENGTH: Final = 256
+MAX_FILTER_LENGTH: Final = 1024
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` as an int >= 1, or ConfigurationError."""
+    if not _is_int(value) or value < 1:
+        raise errors.ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_non_negative_int(name: str, value: object) -> int:
+    """``value`` as an int >= 0, or ConfigurationError."""
+    if not _is_int(value) or value < 0:
+        raise errors.ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def check_positive_seconds(name: str, value: object) -> float:
+    """``value`` as a finite number of seconds > 0, or ConfigurationError."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise errors.ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def check_invoice_id(value: object) -> int:
+    """An invoice id is a positive int (not a bool, not a string)."""
+    if not _is_int(value) or value < 1:
+        raise errors.ConfigurationError(f"invoice id must be an integer >= 1, got {value!r}")
+    return value
+
+
+def check_invoice_number(value: object) -> str:
+    """An invoice number is a non-blank string that can be one URL path segment."""
+    if not isinstance(value, str) or not value.strip():
+        raise errors.ConfigurationError(f"invoice number must be a non-empty string, got {value!r}")
+    if _CONTROL_RE.search(value):
+        raise errors.ConfigurationError(f"invoice number has control characters: {value!r}")
+    if value in (".", ".."):
+        raise errors.ConfigurationError(f"invoice number cannot be {value!r}")
+    if len(value) > MAX_INVOICE_NUMBER_LENGTH:
+        raise errors.ConfigurationError(
+            f"invoice number is longer than {MAX_INVOICE_NUMBER_LENGTH} characters"
+        )
+    return value
+
+
+def check_filter(value: object) -> str | None:
+    """The description filter: None, or a string without control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise errors.ConfigurationError(f"filter must be a string or None, got {value!r}")
+    if _CONTROL_RE.search(value):
+        raise errors.ConfigurationError(f"filter has control characters: {value!r}")
+    if len(value) > MAX_FILTER_LENGTH:
+        raise errors.ConfigurationError(f"filter is longer than {MAX_FILTER_LENGTH} characters")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(value: object, *, allow_insecure_http: bool = False) -> str:
+    """The API's base URL without a trailing slash.
+
+    ``https`` is required; plain ``http`` only for a loopback host (the fake server) or with
+    ``allow_insecure_http=True``, since the token would cross the network in clear.
+    """
+    if not isinstance(value, str):
+        raise errors.ConfigurationError(f"base_url must be a string, got {value!r}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise errors.ConfigurationError(f"base_url must be an http(s) URL, got {value!r}")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise errors.ConfigurationError(
+            "base_url must not carry credentials, a query or a fragment"
+        )
+    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise errors.ConfigurationError(
+            f"base_url {value!r} is plain http: the token would travel unencrypted; "
+            "use https, or pass allow_insecure_http=True"
+        )
+    return value.rstrip("/")
 
 
 def check_retries(max_retries: object) -> int | None:
     if max_retries is None:
         return None
-    return _protocol.check_non_negative_int("max_retries", max_retries)
+    return check_non_negative_int("max_retries", max_retries)
 
 
 def check_on_error(on_error: object) -> OnError:
@@ -45,7 +146,7 @@ def check_concurrency(value: object, *, default: int, ceiling: int) -> int:
     """
     if value is None:
         return default
-    limit = _protocol.check_positive_int("concurrency", value)
+    limit = check_positive_int("concurrency", value)
     if limit > ceiling:
         raise errors.ConfigurationError(
             f"concurrency={limit} is above the client's max_connections={ceiling}; "
@@ -78,7 +179,7 @@ def check_limits(
     if max_connections is None:
         connections = DEFAULT_MAX_CONNECTIONS if pool is None else pool
     else:
-        connections = _protocol.check_positive_int("max_connections", max_connections)
+        connections = check_positive_int("max_connections", max_connections)
         if pool is not None and connections > pool:
             raise errors.ConfigurationError(
                 f"the borrowed session's connector allows {pool} connections, fewer than "
@@ -92,7 +193,7 @@ def check_limits(
         if value is None:
             checked.append(min(default, connections))
             continue
-        number = _protocol.check_positive_int(name, value)
+        number = check_positive_int(name, value)
         if number > connections:
             raise errors.ConfigurationError(
                 f"{name}={number} is above max_connections={connections}: "
@@ -102,15 +203,10 @@ def check_limits(
     return connections, checked[0], checked[1]
 
 
-def check_invoice_id(value: object) -> int:
-    """An invoice id is a positive int (not a bool, not a string)."""
-    return _protocol.check_invoice_id(value)
-
-
 def invoice_ref(invoice: object) -> tuple[int, str | None]:
     if isinstance(invoice, Invoice | InvoiceDetail):
         return invoice.id, invoice.invoice_number
-    return _protocol.check_invoice_id(invoice), None
+    return check_invoice_id(invoice), None
 
 
 def check_directory(directory: object) -> Path:

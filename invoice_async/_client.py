@@ -20,12 +20,18 @@ import aiohttp
 from . import _protocol
 from ._args import (
     borrowed_pool_size,
+    check_base_url,
     check_concurrency,
     check_directory,
+    check_filter,
     check_invoice_id,
+    check_invoice_number,
     check_items,
     check_limits,
+    check_non_negative_int,
     check_on_error,
+    check_positive_int,
+    check_positive_seconds,
     check_retries,
     invoice_ref,
 )
@@ -115,21 +121,21 @@ class InvoiceClient:
         secret = _protocol.Secret(token if token is not None else os.environ.get(TOKEN_ENV))
         del token
         secret.check()
-        self._base_url = _protocol.check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._page_size = _protocol.check_positive_int("page_size", page_size)
-        self._timeout = _protocol.check_positive_seconds("timeout", timeout)
-        self._max_retries = _protocol.check_non_negative_int("max_retries", max_retries)
-        self._max_pdf_bytes = _protocol.check_positive_int("max_pdf_bytes", max_pdf_bytes)
-        max_json = _protocol.check_positive_int("max_response_bytes", max_response_bytes)
+        self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self._page_size = check_positive_int("page_size", page_size)
+        self._timeout = check_positive_seconds("timeout", timeout)
+        self._max_retries = check_non_negative_int("max_retries", max_retries)
+        self._max_pdf_bytes = check_positive_int("max_pdf_bytes", max_pdf_bytes)
+        max_json = check_positive_int("max_response_bytes", max_response_bytes)
         if max_per_second is not None:
-            max_per_second = _protocol.check_positive_seconds("max_per_second", max_per_second)
+            max_per_second = check_positive_seconds("max_per_second", max_per_second)
         pool = None if session is None else borrowed_pool_size(session)
         self._max_connections, self._max_concurrency, self._read_ahead = check_limits(
             max_connections, max_concurrency, read_ahead, pool
         )
         if deadline is not None:
-            deadline = _protocol.check_positive_seconds("deadline", deadline)
-        max_retry_after = _protocol.check_positive_seconds("max_retry_after", max_retry_after)
+            deadline = check_positive_seconds("deadline", deadline)
+        max_retry_after = check_positive_seconds("max_retry_after", max_retry_after)
         self._throttle = Throttle(max_per_second)
         self._throttle.set_deadline(deadline)
         self._retrier = Retrier(
@@ -233,9 +239,9 @@ class InvoiceClient:
     def _list(
         self, unpaid: bool, filter: object, page_size: object, max_retries: object
     ) -> AsyncGenerator[Invoice, None]:
-        text = _protocol.check_filter(filter)
+        text = check_filter(filter)
         size = self._page_size if page_size is None else page_size
-        size = _protocol.check_positive_int("page_size", size)
+        size = check_positive_int("page_size", size)
         retries = check_retries(max_retries)
         path, query = _protocol.list_path(unpaid=unpaid), _protocol.filter_query(text)
         return self._iterate(path, query, size, retries)
@@ -286,7 +292,7 @@ class InvoiceClient:
         The number travels as one percent-encoded path segment, so '/' and the like cannot
         change the route. Raises as :meth:`invoice`.
         """
-        number = _protocol.check_invoice_number(invoice_number)
+        number = check_invoice_number(invoice_number)
         path = _protocol.detail_by_number_path(number)
         return await self._detail(path, check_retries(max_retries))
 

@@ -6,14 +6,13 @@ Windows (``RANGED-DATA``), URL paths and queries, argument checks, error objects
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeGuard
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import attrs
 import orjson
@@ -27,8 +26,6 @@ PAGE_TOKEN_HEADER: Final = "PAGE-TOKEN"  # noqa: S105  # a header name, not a se
 TOKEN_HEADER: Final = "PRIVATE-TOKEN"  # noqa: S105  # a header name, not a secret
 TOKEN_ENV_VAR: Final = "I3D_API_TOKEN"  # noqa: S105  # a variable name, not a secret
 DEFAULT_BASE_URL: Final = "https://api.i3d.net"
-MAX_INVOICE_NUMBER_LENGTH: Final = 256
-MAX_FILTER_LENGTH: Final = 1024
 PDF_MAGIC: Final = b"%PDF-"
 
 _RANGED_DATA_RE: Final = re.compile(r"\s*start\s*=\s*(\d+)\s*,\s*results\s*=\s*(\d+)\s*")
@@ -94,112 +91,8 @@ def parse_ranged_data(value: str) -> Window:
     return Window(int(match[1]), int(match[2]))
 
 
-# --- argument checks: each raises ConfigurationError before anything is sent ---------------
-
-
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_positive_int(name: str, value: object) -> int:
-    """``value`` as an int >= 1, or ConfigurationError."""
-    if not _is_int(value) or value < 1:
-        raise errors.ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
-def check_non_negative_int(name: str, value: object) -> int:
-    """``value`` as an int >= 0, or ConfigurationError."""
-    if not _is_int(value) or value < 0:
-        raise errors.ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
-    return value
-
-
-def check_positive_seconds(name: str, value: object) -> float:
-    """``value`` as a finite number of seconds > 0, or ConfigurationError."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise errors.ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
-    return float(value)
-
-
-def check_invoice_id(value: object) -> int:
-    """An invoice id is a positive int (not a bool, not a string)."""
-    if not _is_int(value) or value < 1:
-        raise errors.ConfigurationError(f"invoice id must be an integer >= 1, got {value!r}")
-    return value
-
-
-def check_invoice_number(value: object) -> str:
-    """An invoice number is a non-blank string that can be one URL path segment."""
-    if not isinstance(value, str) or not value.strip():
-        raise errors.ConfigurationError(f"invoice number must be a non-empty string, got {value!r}")
-    if _CONTROL_RE.search(value):
-        raise errors.ConfigurationError(f"invoice number has control characters: {value!r}")
-    if value in (".", ".."):
-        raise errors.ConfigurationError(f"invoice number cannot be {value!r}")
-    if len(value) > MAX_INVOICE_NUMBER_LENGTH:
-        raise errors.ConfigurationError(
-            f"invoice number is longer than {MAX_INVOICE_NUMBER_LENGTH} characters"
-        )
-    return value
-
-
-def check_filter(value: object) -> str | None:
-    """The description filter: None, or a string without control characters."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise errors.ConfigurationError(f"filter must be a string or None, got {value!r}")
-    if _CONTROL_RE.search(value):
-        raise errors.ConfigurationError(f"filter has control characters: {value!r}")
-    if len(value) > MAX_FILTER_LENGTH:
-        raise errors.ConfigurationError(f"filter is longer than {MAX_FILTER_LENGTH} characters")
-    return value
-
-
-def check_token(value: object) -> Secret:
-    """The API key as a checked Secret; see :meth:`Secret.check`."""
-    secret = Secret(value)
-    del value
-    secret.check()
-    return secret
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(value: object, *, allow_insecure_http: bool = False) -> str:
-    """The API's base URL without a trailing slash.
-
-    ``https`` is required; plain ``http`` only for a loopback host (the fake server) or with
-    ``allow_insecure_http=True``, since the token would cross the network in clear.
-    """
-    if not isinstance(value, str):
-        raise errors.ConfigurationError(f"base_url must be a string, got {value!r}")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise errors.ConfigurationError(f"base_url must be an http(s) URL, got {value!r}")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise errors.ConfigurationError(
-            "base_url must not carry credentials, a query or a fragment"
-        )
-    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
-        raise errors.ConfigurationError(
-            f"base_url {value!r} is plain http: the token would travel unencrypted; "
-            "use https, or pass allow_insecure_http=True"
-        )
-    return value.rstrip("/")
 
 
 # --- paths and queries ----------------------------------------------------------------------
