@@ -11,11 +11,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from . import errors
-from ._fanout import OnError
-from ._models import Invoice, InvoiceDetail
+from ._models import Invoice, InvoiceDetail, OnError
 from ._protocol import _is_int
 
 DEFAULT_MAX_CONNECTIONS: Final = 100  # aiohttp's and httpx's default pool size
@@ -153,19 +150,6 @@ def check_concurrency(value: object, *, default: int, ceiling: int) -> int:
             "raise max_connections on the client"
         )
     return limit
-
-
-def borrowed_pool_size(session: object) -> int:
-    """How many connections a borrowed session's pool allows: the smaller non-zero of its
-    connector's ``limit`` and ``limit_per_host``; an unlimited pool counts as
-    ``DEFAULT_MAX_CONNECTIONS``."""
-    if not isinstance(session, aiohttp.ClientSession):
-        raise errors.ConfigurationError("session must be an aiohttp.ClientSession or None")
-    connector = session.connector
-    if connector is None:  # a closed session: it fails at the first request anyway
-        return DEFAULT_MAX_CONNECTIONS
-    limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
-    return min(limits) if limits else DEFAULT_MAX_CONNECTIONS
 
 
 def check_limits(

@@ -19,7 +19,6 @@ import aiohttp
 
 from . import _protocol
 from ._args import (
-    borrowed_pool_size,
     check_base_url,
     check_concurrency,
     check_directory,
@@ -36,13 +35,14 @@ from ._args import (
     invoice_ref,
 )
 from ._converter import structure_detail, structure_invoice
-from ._fanout import OnError, Outcome, bounded_map
+from ._fanout import Outcome, bounded_map
 from ._logging import forget_token, remember_token
-from ._models import Invoice, InvoiceDetail, PdfDownload
-from ._paging import Page, paginate
+from ._models import Invoice, InvoiceDetail, OnError, PdfDownload
+from ._paging import paginate
 from ._pdfs import PdfFetcher
+from ._protocol import Page
 from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
-from ._session import HttpSession
+from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
 from ._throttle import Throttle
 
@@ -250,18 +250,11 @@ class InvoiceClient:
         self, path: str, query: str, page_size: int, retries: int | None
     ) -> AsyncGenerator[Invoice, None]:
         async def fetch(window: _protocol.Window, page_token: str | None, ahead: bool) -> Page:
-            # A PAGE-TOKEN names the page by itself: no offset goes with it.
-            headers = (
-                {_protocol.RANGED_DATA_HEADER: window.header()}
-                if page_token is None
-                else {_protocol.PAGE_TOKEN_HEADER: page_token}
-            )
+            headers = _protocol.list_headers(window, page_token)
 
             async def once() -> Page:
                 answer = await self._http.get_json(path, query=query, headers=headers)
-                items = _protocol.expect_list(answer.payload, url=answer.url)
-                token = answer.headers.get(_protocol.PAGE_TOKEN_HEADER)
-                return Page(items, answer.url, token)
+                return _protocol.page_of(answer.payload, answer.headers, url=answer.url)
 
             # A window asked ahead is tried once: it may never be needed (the pager asks
             # again, with retries, if it is). Its Retry-After still pauses the client.

@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
+from ._models import OnError
+
 T = TypeVar("T")
 R = TypeVar("R")
-
-OnError = Literal["raise", "yield"]
 
 
 @attrs.frozen

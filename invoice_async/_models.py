@@ -9,8 +9,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import attrs
+
+OnError = Literal["raise", "yield"]
+"""The failure policy of a fan-out: fail fast (``"raise"``) or an Outcome per item."""
 
 
 class PaymentStatus(enum.IntEnum):

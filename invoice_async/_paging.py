@@ -16,26 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
-
-import attrs
 
 from . import errors
 from ._cursor import Ask, Cursor
 from ._fanout import cancel_all
-from ._protocol import Window
+from ._protocol import Page, Window
 from ._retry import is_retryable
-
-
-@attrs.frozen
-class Page:
-    """One answer of a list endpoint."""
-
-    items: Sequence[Any]
-    url: str
-    page_token: str | None = None
-
 
 # fetch(window, page_token, ahead): a window asked ahead (maybe never needed) is tried once;
 # if it is needed and failed, it is asked again with retries.

@@ -1,14 +1,16 @@
 """The i3D.net billing protocol as pure functions: no I/O, no event loop, no aiohttp.
 
-Windows (``RANGED-DATA``), URL paths and queries, argument checks, error objects to exceptions,
-``Retry-After``. The session and the pager call these; the tests call them directly.
+What is sent and how answers read: list windows (``RANGED-DATA``) and PAGE-TOKEN headers,
+URL paths and queries, the page of a list answer, error objects to exceptions, ``Retry-After``
+and PDF checks. The session, the pager and the client call these; the tests call them
+directly. (Argument checks live in ``_args``.)
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeGuard
@@ -28,7 +30,6 @@ TOKEN_ENV_VAR: Final = "I3D_API_TOKEN"  # noqa: S105  # a variable name, not a s
 DEFAULT_BASE_URL: Final = "https://api.i3d.net"
 PDF_MAGIC: Final = b"%PDF-"
 
-_RANGED_DATA_RE: Final = re.compile(r"\s*start\s*=\s*(\d+)\s*,\s*results\s*=\s*(\d+)\s*")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -83,12 +84,26 @@ class Window:
         return f"start={self.start},results={self.results}"
 
 
-def parse_ranged_data(value: str) -> Window:
-    """Parse a ``RANGED-DATA`` header value; raises ValueError when it is not one."""
-    match = _RANGED_DATA_RE.fullmatch(value)
-    if match is None:
-        raise ValueError(f"not a RANGED-DATA value: {value!r}")
-    return Window(int(match[1]), int(match[2]))
+@attrs.frozen
+class Page:
+    """One answer of a list endpoint: its items, and the PAGE-TOKEN naming the next page."""
+
+    items: Sequence[Any]
+    url: str
+    page_token: str | None = None
+
+
+def list_headers(window: Window, page_token: str | None) -> dict[str, str]:
+    """The headers of a list request: the window, or the PAGE-TOKEN alone (a token names
+    its page by itself, so no offset goes with it)."""
+    if page_token is None:
+        return {RANGED_DATA_HEADER: window.header()}
+    return {PAGE_TOKEN_HEADER: page_token}
+
+
+def page_of(payload: Any, headers: Mapping[str, str], *, url: str) -> Page:
+    """The page of a list answer; InvalidResponseError when it is not a JSON array."""
+    return Page(expect_list(payload, url=url), url, headers.get(PAGE_TOKEN_HEADER))
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -17,7 +17,7 @@ import attrs
 from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 from yarl import URL
 
-from . import _protocol, errors
+from . import _args, _protocol, errors
 from ._logging import logger
 from ._throttle import Throttle
 
@@ -41,6 +41,19 @@ async def _read_up_to(response: aiohttp.ClientResponse, limit: int) -> bytes:
         if size >= limit:
             break
     return b"".join(chunks)
+
+
+def borrowed_pool_size(session: object) -> int:
+    """How many connections a borrowed session's pool allows: the smaller non-zero of its
+    connector's ``limit`` and ``limit_per_host``; an unlimited pool counts as
+    ``_args.DEFAULT_MAX_CONNECTIONS``."""
+    if not isinstance(session, aiohttp.ClientSession):
+        raise errors.ConfigurationError("session must be an aiohttp.ClientSession or None")
+    connector = session.connector
+    if connector is None:  # a closed session: it fails at the first request anyway
+        return _args.DEFAULT_MAX_CONNECTIONS
+    limits = [n for n in (connector.limit, getattr(connector, "limit_per_host", 0)) if n]
+    return min(limits) if limits else _args.DEFAULT_MAX_CONNECTIONS
 
 
 @attrs.frozen

@@ -14,7 +14,7 @@ from aioresponses.compat import normalize_url
 from yarl import URL
 
 from invoice_async import InvoiceClient, PaymentStatus, errors
-from invoice_async._protocol import parse_ranged_data
+from invoice_async.testing import parse_ranged_data
 from tests.test_converter import DETAIL, LIST_ITEM
 from tests.test_protocol import STATUS_CLASSES
 
@@ -49,9 +49,11 @@ def serve_list(
 
     def answer(_url: URL, **kwargs: Any) -> CallbackResult:
         window = parse_ranged_data(kwargs["headers"]["RANGED-DATA"])
-        received.append(window.header())
-        size = window.results if cap is None else min(window.results, cap)
-        body = json.dumps(listing[window.start : window.start + size])
+        assert window is not None
+        start, results = window
+        received.append(f"start={start},results={results}")
+        size = results if cap is None else min(results, cap)
+        body = json.dumps(listing[start : start + size])
         return CallbackResult(body=body, content_type="application/json")
 
     http.get(URL(url, encoded=True), callback=answer, repeat=True)

@@ -15,8 +15,8 @@ from aiohttp import web
 
 import invoice_async
 from invoice_async import InvoiceClient, PaymentStatus, errors
-from invoice_async._protocol import parse_ranged_data
 from invoice_async.testing import FakeI3DServer, make_invoices, make_pdf
+from tests._samples import start_of
 from tests._servers import serve
 
 TOKEN = "integration-token-8fJ2"
@@ -315,7 +315,7 @@ async def test_read_ahead_keeps_its_depth_in_flight_and_the_order(start: Start) 
 async def test_read_ahead_ends_at_the_empty_window(start: Start) -> None:
     server, client = await start({"page_size": 50, "read_ahead": 3}, count=120)
     assert len([inv async for inv in client.invoices()]) == 120
-    starts = [parse_ranged_data(r.ranged_data or "").start for r in server.log]
+    starts = [start_of(r.ranged_data) for r in server.log]
     assert 120 in starts  # the empty window at the end was asked
     assert max(starts) <= 120 + 5 * 49  # and at most 2 * depth - 1 windows were planned past it
 

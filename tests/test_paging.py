@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from invoice_async import errors
-from invoice_async._paging import Page, paginate
-from invoice_async._protocol import Window
+from invoice_async._paging import paginate
+from invoice_async._protocol import Page, Window
 
 MAX_CALLS = 20_000  # a pager that loops forever fails instead of hanging
 

@@ -9,6 +9,7 @@ import pytest
 
 from invoice_async import errors
 from invoice_async._protocol import (
+    Page,
     PdfCheck,
     Secret,
     Window,
@@ -18,11 +19,13 @@ from invoice_async._protocol import (
     expect_list,
     expect_single,
     filter_query,
+    list_headers,
     list_path,
-    parse_ranged_data,
+    page_of,
     parse_retry_after,
     pdf_path,
 )
+from invoice_async.testing import parse_ranged_data
 
 
 @pytest.mark.parametrize(
@@ -31,13 +34,27 @@ from invoice_async._protocol import (
 )
 def test_window_header_is_the_documented_format(window: Window, header: str) -> None:
     assert window.header() == header
-    assert parse_ranged_data(header) == window
+    assert parse_ranged_data(header) == (window.start, window.results)  # the server's reading
 
 
-@pytest.mark.parametrize("value", ["", "start=1", "start=-1,results=2", "results=2,start=1", "x"])
-def test_parse_ranged_data_rejects_malformed_values(value: str) -> None:
-    with pytest.raises(ValueError, match="RANGED-DATA"):
-        parse_ranged_data(value)
+@pytest.mark.parametrize(
+    ("window", "token", "headers"),
+    [
+        (Window(0, 100), None, {"RANGED-DATA": "start=0,results=100"}),
+        (Window(99, 100), "t1", {"PAGE-TOKEN": "t1"}),  # a token names its page by itself
+    ],
+)
+def test_list_headers_send_the_window_or_the_page_token_alone(
+    window: Window, token: str | None, headers: dict[str, str]
+) -> None:
+    assert list_headers(window, token) == headers
+
+
+def test_page_of_reads_the_items_and_the_next_page_token() -> None:
+    assert page_of([{"id": "1"}], {"PAGE-TOKEN": "t2"}, url="u") == Page([{"id": "1"}], "u", "t2")
+    assert page_of([], {}, url="u").page_token is None
+    with pytest.raises(errors.InvalidResponseError, match="JSON array"):
+        page_of({"id": "1"}, {}, url="u")
 
 
 @pytest.mark.parametrize(

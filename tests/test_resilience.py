@@ -15,8 +15,8 @@ import pytest
 
 from invoice_async import InvoiceClient
 from invoice_async._export import ExportOptions, run_export
-from invoice_async._protocol import parse_ranged_data
 from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
+from tests._samples import start_of
 
 TOKEN = "resilience-token-4dQ"
 ENTRY_POINT = str(Path(sys.executable).parent / "invoice-async")
@@ -105,7 +105,7 @@ async def test_listing_while_invoices_are_added_and_paid_misses_and_repeats_none
     assert len(paid) == 30
     assert len(inserted) == 30
     assert paid <= set(unpaid_before)
-    starts = [parse_ranged_data(r.ranged_data or "").start for r in server.log]
+    starts = [start_of(r.ranged_data) for r in server.log]
     assert any(b < a for a, b in itertools.pairwise(starts))  # it stepped back
     stayed = [i for i in unpaid_before if i not in paid]
     assert len(found) == len(set(found)), "repeated"
