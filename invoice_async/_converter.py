@@ -1,4 +1,4 @@
-"""The one cattrs converter: API JSON objects to models, and models to plain export dicts.
+"""The one cattrs converter: API JSON objects to models.
 
 The rules for every quirk of the API live here, as per-field hooks:
 

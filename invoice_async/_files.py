@@ -1,4 +1,4 @@
-"""Files on disk: safe names for PDFs, and atomic writes (temp file, fsync, rename)."""
+"""Files on disk: safe names for PDFs, and atomic writes (temp file, fdatasync, rename)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import AsyncIterable, Iterator
 from pathlib import Path
 from typing import IO, Final
+
+from ._protocol import PDF_MAGIC
 
 MAX_STEM_LENGTH: Final = 80
 _UNSAFE_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
@@ -45,11 +47,11 @@ def complete_pdf_size(path: Path) -> int | None:
     """
     try:
         with path.open("rb") as file:
-            head = file.read(5)
+            head = file.read(len(PDF_MAGIC))
             size = os.fstat(file.fileno()).st_size
     except OSError:
         return None
-    return size if head == b"%PDF-" else None
+    return size if head == PDF_MAGIC else None
 
 
 # The data must be on disk before the rename makes the file visible; its size is the only
@@ -74,7 +76,7 @@ def _temp_file_beside(target: Path) -> Iterator[tuple[int, str]]:
 async def write_atomically(target: Path, chunks: AsyncIterable[bytes]) -> int:
     """Write ``chunks`` to ``target`` all or nothing; returns the number of bytes written.
 
-    The bytes go to a temp file beside ``target`` (mode 0o600), which is fsynced, then renamed
+    The bytes go to a temp file beside ``target`` (mode 0o600), which is synced, then renamed
     over ``target``. On any failure or cancellation the temp file is removed and ``target`` is
     untouched. Chunk writes go to the page cache without a thread hop; the sync (fdatasync
     where the OS has it, else fsync) runs in a thread.

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import InvoiceClient, errors
+from . import InvoiceClient, _logging, errors
 from ._export import ExportOptions, ExportSummary, run_export
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -99,7 +99,7 @@ def _log_lines(args: argparse.Namespace) -> Iterator[None]:
     if not (args.verbose or args.debug):
         yield
         return
-    logger = logging.getLogger("invoice_async")
+    logger = _logging.logger
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("invoice-async: %(levelname)s: %(message)s"))
     level = logger.level
