@@ -28,7 +28,7 @@ the ``fake_i3d_server``, ``fake_i3d_server_factory`` and ``instant_retries`` fix
 ``use_fake_clock(client, clock)`` runs its Retry-After pauses and deadline on a fake clock.
 """
 
-from ._clock import FakeClock, use_fake_clock
+from ._clock import FakeClock, instant_retries, use_fake_clock
 from ._data import (
     BASE_TIME,
     DEFAULT_TOKEN,
@@ -47,7 +47,6 @@ from ._data import (
     to_detail_item,
     to_list_item,
 )
-from ._retries import instant_retries
 from ._server import FakeI3DServer
 
 __all__ = [

@@ -1,9 +1,15 @@
-"""A fake clock, so tests of pauses, rate caps and deadlines never sleep for real."""
+"""Helpers that drive a client in tests: a fake clock, so pauses, rate caps and deadlines
+never sleep for real, and the switch that makes retry backoff zero. (The only module of
+``testing`` that touches the client's internals.)"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from .. import _retry
 
 if TYPE_CHECKING:
     from .._client import InvoiceClient
@@ -43,3 +49,25 @@ def use_fake_clock(client: InvoiceClient, clock: FakeClock) -> None:
     ``clock.sleeps``); to skip it altogether use :func:`instant_retries`.
     """
     client._throttle.use_clock(clock, clock.sleep)  # the package's own hook
+
+
+@contextlib.contextmanager
+def instant_retries(enabled: bool = True) -> Iterator[None]:
+    """Make the retry backoff of every client zero inside the block (also a decorator).
+
+    Retries still happen, as many as ``max_retries`` says; only the backoff between them
+    (0.5 s doubling, plus jitter) is skipped. ``Retry-After`` pauses are not affected: they
+    run on the client's clock, so use :class:`FakeClock` with :func:`use_fake_clock` for them.
+
+    ``instant_retries(False)`` gives the real backoff again inside the block (for a test of
+    the backoff itself on a fake clock). Blocks nest; each restores the setting it found.
+    The setting is process-wide (every client, every thread), like a test run.
+
+    With pytest, the plugin ``invoice_async.testing.pytest_plugin`` offers it as the fixture
+    ``instant_retries``.
+    """
+    previous = _retry.set_instant_backoff(enabled)
+    try:
+        yield
+    finally:
+        _retry.set_instant_backoff(previous)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ._retries import instant_retries as _instant_retries
+from ._clock import instant_retries as _instant_retries
 from ._server import FakeI3DServer
 
 __all__ = [
