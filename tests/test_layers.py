@@ -37,6 +37,7 @@ def internal_imports(path: Path, package: tuple[str, ...]) -> set[tuple[str, ...
     found: set[tuple[str, ...]] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
+            base: tuple[str, ...]
             if node.level == 0:
                 parts = tuple((node.module or "").split("."))
                 if parts[0] != "invoice_async":
