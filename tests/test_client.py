@@ -15,8 +15,7 @@ from yarl import URL
 
 from invoice_async import InvoiceClient, PaymentStatus, errors
 from invoice_async.testing import parse_ranged_data
-from tests.test_converter import DETAIL, LIST_ITEM
-from tests.test_protocol import STATUS_CLASSES
+from tests._samples import DETAIL, LIST_ITEM, STATUS_CLASSES
 
 BASE = "https://api.i3d.net"
 TOKEN = "tok-Zx81-secret"

@@ -12,42 +12,8 @@ from hypothesis import strategies as st
 from invoice_async import Invoice, InvoiceDetail, PaymentStatus, errors
 from invoice_async._converter import structure_detail, structure_invoice
 from invoice_async._export import invoice_from_record, record
+from tests._samples import DETAIL, LIST_ITEM
 
-LIST_ITEM: dict[str, Any] = {
-    "id": "123",
-    "creationDate": 1700000000,
-    "dueDate": 1701209600,
-    "invoiceNumber": "2024/0001",
-    "invoiceHash": "9f86d081",
-    "description": "Dedicated server & backup",
-    "currency": "EUR",
-    "currencySign": "€",
-    "amountIncVAT": "12100",
-    "amountExclVAT": "10000",
-    "paymentStatus": 1,
-    "paymentDate": 1700100000,
-    "isCredit": 0,
-    "remainingAmount": "0",
-    "totalPaidAmount": "12100",
-}
-DETAIL: dict[str, Any] = {
-    "id": 123,
-    "invoiceNumber": "2024/0001",
-    "invoiceHash": "9f86d081",
-    "clientNumber": "C-77",
-    "creationDate": "2023-11-14T22:13:20+00:00",
-    "dueDate": "1701209600",
-    "paymentStatus": 0,
-    "paymentDate": 0,
-    "isCredit": 1,
-    "paymentTerm": 14,
-    "currency": "EUR",
-    "currencySign": "€",
-    "vatPercentage": 21,
-    "vatAmount": "2100",
-    "amountIncVat": "12100",
-    "amountExclVat": "10000",
-}
 T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 
 

@@ -17,7 +17,7 @@ from aioresponses import aioresponses
 from invoice_async import InvoiceClient, errors
 from invoice_async._logging import logger
 from invoice_async.testing import FakeClock, instant_retries, use_fake_clock
-from tests.test_converter import DETAIL
+from tests._samples import DETAIL
 
 URL = "https://api.i3d.net/v3/account/invoice/1"
 ERROR = {"errorCode": 1, "errorMessage": "oops"}

@@ -26,6 +26,7 @@ from invoice_async._protocol import (
     pdf_path,
 )
 from invoice_async.testing import parse_ranged_data
+from tests._samples import STATUS_CLASSES
 
 
 @pytest.mark.parametrize(
@@ -101,19 +102,6 @@ def test_secret_never_shows_its_value() -> None:
     assert "s3cr3t" not in f"{secret}"
     with pytest.raises(TypeError):
         pickle.dumps(secret)
-
-
-STATUS_CLASSES: list[tuple[int, type[errors.ApiError]]] = [
-    (400, errors.BadRequestError),
-    (401, errors.AuthenticationError),
-    (403, errors.PermissionDeniedError),
-    (404, errors.NotFoundError),
-    (409, errors.ApiError),
-    (422, errors.BadRequestError),
-    (429, errors.RateLimitError),
-    (500, errors.ServerError),
-    (503, errors.ServerError),
-]
 
 
 @pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)

@@ -22,7 +22,7 @@ from invoice_async.testing import (
     make_pdf,
     use_fake_clock,
 )
-from tests.test_converter import DETAIL
+from tests._samples import DETAIL
 
 BASE = "https://api.i3d.net"
 URL = f"{BASE}/v3/account/invoice/1"

@@ -11,7 +11,7 @@ from aioresponses import aioresponses
 from invoice_async import ClientStats, InvoiceClient, errors
 from invoice_async._throttle import Throttle
 from invoice_async.testing import FakeClock, FakeI3DServer, use_fake_clock
-from tests.test_converter import DETAIL
+from tests._samples import DETAIL
 
 URL = "https://api.i3d.net/v3/account/invoice/1"
 ERROR = {"errorCode": 1, "errorMessage": "oops"}
