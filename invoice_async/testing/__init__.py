@@ -44,6 +44,7 @@ from ._data import (
     to_detail_item,
     to_list_item,
 )
+from ._ratelimit import RateLimit
 from ._server import FakeI3DServer
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "FakeI3DServer",
     "FakeInvoice",
     "FaultKind",
+    "RateLimit",
     "RequestRecord",
     "error_object",
     "iter_pdf_chunks",
