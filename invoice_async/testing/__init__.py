@@ -47,6 +47,7 @@ from ._data import (
     to_detail_item,
     to_list_item,
 )
+from ._ratelimit import RateLimit
 from ._server import FakeI3DServer
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "FakeI3DServer",
     "FakeInvoice",
     "FaultKind",
+    "RateLimit",
     "RequestRecord",
     "error_object",
     "instant_retries",

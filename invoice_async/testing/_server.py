@@ -33,6 +33,7 @@ from ._data import (
     parse_ranged_data,
     to_detail_item,
 )
+from ._ratelimit import RateLimit, RateLimiter
 
 __all__ = ["FakeI3DServer"]
 
@@ -90,6 +91,10 @@ class FakeI3DServer:
     * ``retry_after``: seconds sent in ``Retry-After`` with 429/503 faults; an integral value
       is sent as ``"1"``, a fractional one as a decimal string such as ``"0.05"``.
     * ``clock``: time source for arrival times and Retry-After bookkeeping.
+    * ``rate_limit``: a :class:`RateLimit` (token bucket or fixed window) judged as each
+      request arrives; a refused request is answered 429 with its Retry-After after the
+      latency (a round trip), before the list hook, faults and the token check, and is counted
+      in :attr:`rate_limited`. With ``headers=True`` every answer carries ``RateLimit-*``.
     * ``on_list_request(server, k)``: called before answering the k-th list request (1-based,
       after the latency, before faults and the token check), e.g. to mutate after request k.
     * ``on_request(server, route)``: called as each request arrives, after the counters are
@@ -103,7 +108,8 @@ class FakeI3DServer:
       a request with a token gets the first item again).
     * ``host``/``port``: where :meth:`start` binds (port 0: a free one).
 
-    Order of each answer: latency, list hook, fault, token check (401), then the endpoint.
+    Order of each answer: latency, rate limit (429), list hook, fault, token check (401), then
+    the endpoint.
     The ``filter`` is a case-sensitive literal substring. ``/number/{invoiceNumber}`` is one
     path segment: a ``/`` in the number must be sent as ``%2F`` (a bare one gets a 404).
     """
@@ -129,6 +135,7 @@ class FakeI3DServer:
         fault_paths: _FaultPaths = None,
         retry_after: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        rate_limit: RateLimit | None = None,
         on_list_request: Callable[[FakeI3DServer, int], None] | None = None,
         on_request: Callable[[FakeI3DServer, str], None] | None = None,
         ignore_ranged_data: bool = False,
@@ -186,6 +193,12 @@ class FakeI3DServer:
         """The largest :attr:`in_flight` seen."""
         self.list_requests = 0
         """List requests (both list routes) received; the ``k`` of ``on_list_request``."""
+        self._limiter = None if rate_limit is None else RateLimiter(rate_limit)
+        self.rate_limited = 0
+        """Requests the ``rate_limit`` refused (answered 429)."""
+        self.ignored_retry_after = 0
+        """Requests that arrived more than 50 ms after a ``rate_limit`` 429 was sent, before its
+        Retry-After ran out (sent by a client that knew)."""
         self.app = self._make_app()
         """The aiohttp.web.Application serving the billing routes."""
 
@@ -230,6 +243,7 @@ class FakeI3DServer:
         self.requests_per_path.clear()
         self.requests_per_raw_path.clear()
         self.early_requests = self.list_requests = 0
+        self.rate_limited = self.ignored_retry_after = 0
         self.max_in_flight = self.in_flight
 
     def _pick_fault(self, route: str, path: str) -> FaultKind | None:
@@ -288,6 +302,11 @@ class FakeI3DServer:
         self.requests_per_raw_path[raw_path] += 1
         if self.on_request is not None:
             self.on_request(self, route)
+        refused_by = None  # the rate limit, when it refuses this request
+        if self._limiter is not None:
+            self.ignored_retry_after += self._limiter.ignores_retry_after(arrived)
+            if not self._limiter.admit(arrived):
+                refused_by = self._limiter
         sent = request.headers.get("PRIVATE-TOKEN")
         token_ok = self.token is None or (
             sent is not None
@@ -299,6 +318,9 @@ class FakeI3DServer:
         try:
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
+            if refused_by is not None:
+                status = 429
+                return await self._send(request, self._refusal(refused_by), None)
             if ROUTES[route] == "list":
                 self.list_requests += 1
                 if self.on_list_request is not None:
@@ -343,10 +365,19 @@ class FakeI3DServer:
             self.not_before = self._clock() + seconds
         return result
 
+    def _refusal(self, limiter: RateLimiter) -> _Answer:
+        self.rate_limited += 1
+        limiter.refusal_sent(self._clock())
+        result = _error(429, "Rate limit exceeded")
+        result.headers["Retry-After"] = limiter.retry_after_text
+        return result
+
     async def _send(
         self, request: web.Request, result: _Answer, fault: FaultKind | None
     ) -> web.StreamResponse:
         resp = web.StreamResponse(status=result.status, headers=result.headers)
+        if self._limiter is not None:
+            resp.headers.update(self._limiter.headers(self._clock()))
         resp.content_type = result.content_type
         if result.content_type != "application/pdf":
             resp.charset = "utf-8"
