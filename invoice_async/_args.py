@@ -116,6 +116,13 @@ def check_base_url(value: object, *, allow_insecure_http: bool = False) -> str:
     return value.rstrip("/")
 
 
+def check_flag(name: str, value: object) -> bool:
+    """``value`` as a bool (True or False only), or ConfigurationError."""
+    if not isinstance(value, bool):
+        raise errors.ConfigurationError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def check_retries(max_retries: object) -> int | None:
     if max_retries is None:
         return None

@@ -23,6 +23,7 @@ from ._args import (
     check_concurrency,
     check_directory,
     check_filter,
+    check_flag,
     check_invoice_id,
     check_invoice_number,
     check_items,
@@ -81,8 +82,12 @@ class InvoiceClient:
         allow_insecure_http: allow a plain ``http`` base URL to a non-loopback host.
         max_response_bytes: the largest JSON answer accepted.
         max_pdf_bytes: the largest PDF accepted.
-        max_per_second: if set, request starts are spaced so the whole client sends at most
-            this many requests per second (an API key has rate limits).
+        max_per_second: if set, a fixed ceiling: the whole client starts at most this many
+            requests per second.
+        adaptive: learn the API's rate limit (the default): after a 429, or a 503 with
+            ``Retry-After``, the client paces its requests below the rate that failed and
+            raises the pace again while requests succeed; ``RateLimit-*`` headers are followed
+            before a 429 comes. False: only ``max_per_second`` paces.
         read_ahead: how many list windows are in flight while one is consumed (1: none);
             at most ``max_connections``; by default 4, or ``max_connections`` if smaller.
         deadline: seconds, from the client's first request, after which no request starts
@@ -115,6 +120,7 @@ class InvoiceClient:
         read_ahead: int | None = None,
         deadline: float | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        adaptive: bool = True,
     ) -> None:
         # The raw token leaves this frame's locals at once: a traceback of any error raised
         # below (which error reporters record with its locals) holds only the Secret.
@@ -136,7 +142,11 @@ class InvoiceClient:
         if deadline is not None:
             deadline = check_positive_seconds("deadline", deadline)
         max_retry_after = check_positive_seconds("max_retry_after", max_retry_after)
-        self._throttle = Throttle(max_per_second)
+        self._throttle = Throttle(
+            max_per_second,
+            adaptive=check_flag("adaptive", adaptive),
+            max_retry_after=max_retry_after,
+        )
         self._throttle.set_deadline(deadline)
         self._retrier = Retrier(
             self._throttle, max_retries=self._max_retries, max_retry_after=max_retry_after
@@ -199,6 +209,7 @@ class InvoiceClient:
             rate_limited=self._http.rate_limited,
             pauses=self._throttle.pauses,
             paused_seconds=self._throttle.paused_seconds,
+            rate=self._throttle.rate,
         )
 
     # --- listing ----------------------------------------------------------------------------

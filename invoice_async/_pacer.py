@@ -34,6 +34,7 @@ MAX_HOLD: Final = 120.0
 EPOCH_THRESHOLD: Final = 1e9
 """A reset above this many seconds is read as a Unix time, not as a delay."""
 _CALM: Final = 0.25  # a throttle without Retry-After closes the run for this long
+_IDLE: Final = 0.25  # nothing in flight for this long: the next start begins a new run
 _MIN_SPAN: Final = 1e-3
 _FORGET: Final = 300.0  # seconds after which a start nobody answered is forgotten
 _RESET_SLACK: Final = 0.25  # how late a reset may come, for a quota that grows back
@@ -242,6 +243,7 @@ class Pacer:
         # end and the pace then, while answers to requests sent before it still come
         self._calm_until = self._paused_until = -math.inf
         self._starts: deque[float] = deque()  # of the requests not answered yet, in order
+        self._last_answer = -math.inf
         self._rate = max_per_second
 
     @property
@@ -265,6 +267,10 @@ class Pacer:
         at = self._quota.take(at) if self._adaptive else at
         if self._run.start is None:
             self._run.start = at
+        elif not self._starts and at - self._last_answer > _IDLE:
+            # The client was idle (a backoff, a pause in the caller's work): a run measures
+            # what the server sustained while the client was sending, so it starts again here.
+            self._run.start, self._run.successes = at, 0
         self._rate = target = self._target(at)
         if target is None:
             self._bucket = None
@@ -282,13 +288,14 @@ class Pacer:
         self._starts.append(at)
         return at - now
 
-    def _answered(self) -> None:
+    def _answered(self, now: float) -> None:
+        self._last_answer = now
         if self._starts:
             self._starts.popleft()
 
     def on_success(self, now: float, headers: Mapping[str, str] | None = None) -> None:
         """An answer that was not a throttle (any status); ``headers`` may hold rate limits."""
-        self._answered()
+        self._answered(now)
         if now < self._calm_until and self._closed is not None:
             self._closed[0].successes += 1  # sent before the throttle: it belongs to that run
             self._learn(*self._closed)
@@ -306,7 +313,7 @@ class Pacer:
         Throttles answered before that Retry-After ends (requests already on the wire) add
         nothing; the successes answered meanwhile still count toward the run it ended.
         """
-        self._answered()
+        self._answered(now)
         pause = max(0.0, retry_after or 0.0)
         self._paused_until = max(self._paused_until, now + pause)
         if self._adaptive and now >= self._calm_until:
@@ -318,7 +325,7 @@ class Pacer:
 
     def on_no_answer(self, now: float) -> None:
         """A reserved start that got no answer: not sent, or failed on the way."""
-        self._answered()
+        self._answered(now)
 
     def _learn(self, run: Run, end: float, failed: float) -> None:
         pause = run.pause_before

@@ -191,12 +191,20 @@ class HttpSession:
         await self._slots.acquire()
         try:
             await self._throttle.wait()
+        except BaseException:
+            self._slots.release()
+            raise
+        try:
             # Asked only now: the client may have been closed while this request waited.
             session = self._session()
             self.requests += 1
             response = await self._start(session, url, headers)
+        except errors.ApiError:
+            self._slots.release()
+            raise  # an error answer: the throttle heard it in _start
         except BaseException:
             self._slots.release()
+            self._throttle.no_answer()
             raise
         return response, url
 
@@ -226,6 +234,7 @@ class HttpSession:
         if failure is not None:
             raise failure  # outside the except block: see translate()
         logger.debug("GET %s -> %s", url, response.status)
+        self._throttle.answered(response.status, response.headers)
         if response.status < 400:
             return response
         if response.status == 429:

@@ -23,6 +23,8 @@ class ClientStats:
         pauses: ``Retry-After`` answers that started or extended the client-wide pause.
         paused_seconds: the length of the union of the client's pauses, in seconds (a pause
             that begins inside another one adds only what it extends).
+        rate: the pace of request starts the client keeps now, in requests per second (the
+            adaptive pacer's learned rate, or ``max_per_second``); None while unpaced.
     """
 
     requests: int = 0
@@ -30,3 +32,4 @@ class ClientStats:
     rate_limited: int = 0
     pauses: int = 0
     paused_seconds: float = 0.0
+    rate: float | None = None

@@ -1,15 +1,22 @@
-"""Client-wide pacing of request starts: an optional rate cap, and pauses (Retry-After).
+"""When each request of a client may start: the adaptive pacer, Retry-After pauses, and the
+deadline, all on one clock.
 
 Every request of a client, from every fan-out worker and every pager, passes ``wait()`` before
-it is sent, so one instance bounds the whole client.
+it is sent, and reports its answer (``answered``) or its lack of one (``no_answer``), so one
+instance paces and bounds the whole client.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 
 from . import errors
+from ._pacer import Pacer
+from ._protocol import parse_retry_after
+
+THROTTLE_STATUSES = frozenset({429, 503})  # 503 only with a Retry-After
 
 
 def _loop_time() -> float:
@@ -17,7 +24,8 @@ def _loop_time() -> float:
 
 
 class Throttle:
-    """Spaces request starts at least ``1 / per_second`` apart, and holds them during a pause.
+    """Holds request starts during a pause, paces them (:class:`~._pacer.Pacer`: a fixed
+    ceiling, a learned rate, rate-limit headers) and refuses them past the deadline.
 
     ``clock`` and ``sleep`` are injectable so tests run on a fake clock and never sleep.
     """
@@ -26,18 +34,26 @@ class Throttle:
         self,
         per_second: float | None = None,
         *,
+        adaptive: bool = True,
+        max_retry_after: float = 120.0,
         clock: Callable[[], float] = _loop_time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._interval = 0.0 if per_second is None else 1.0 / per_second
+        self._per_second, self._adaptive = per_second, adaptive
+        self._max_retry_after = max_retry_after
+        self._pacer = Pacer(per_second, adaptive=adaptive)
         self._clock = clock
         self._sleep = sleep
-        self._next_start = float("-inf")
         self._paused_until = float("-inf")
         self._deadline: float | None = None
         self._deadline_at: float | None = None
         self.pauses = 0  # pause_until() calls that started or extended the pause
         self.paused_seconds = 0.0  # length of the union of the paused intervals
+
+    @property
+    def rate(self) -> float | None:
+        """The pace of request starts, in requests per second; None while unpaced."""
+        return self._pacer.rate
 
     def set_deadline(self, seconds: float | None) -> None:
         """Allow no request start later than ``seconds`` after the first one (None: no limit)."""
@@ -52,17 +68,29 @@ class Throttle:
     def use_clock(
         self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
     ) -> None:
-        """Run on another clock (a fake one in tests); pending pauses are forgotten."""
+        """Run on another clock (a fake one in tests); pauses and what the pacer learned
+        are forgotten."""
         self._clock, self._sleep = clock, sleep
-        self._next_start = self._paused_until = float("-inf")
+        self._pacer = Pacer(self._per_second, adaptive=self._adaptive, epoch=time.time)
+        self._paused_until = float("-inf")
         self._deadline_at = None
 
-    def reserve(self, now: float) -> float:
-        """Reserve the next start at or after ``now``; return how long to wait for it."""
-        start = max(now, self._next_start, self._paused_until)
-        if self._interval:
-            self._next_start = start + self._interval
-        return start - now
+    def answered(self, status: int, headers: Mapping[str, str]) -> None:
+        """A request that passed :meth:`wait` got an answer: the pacer learns from it (a 429,
+        or a 503 with Retry-After, slows it down; rate-limit headers guide it)."""
+        now = self._clock()
+        retry_after = None
+        if status in THROTTLE_STATUSES:
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+        if status == 429 or retry_after is not None:
+            pause = None if retry_after is None else min(retry_after, self._max_retry_after)
+            self._pacer.on_throttle(now, pause)
+        else:
+            self._pacer.on_success(now, headers)
+
+    def no_answer(self) -> None:
+        """A request that passed :meth:`wait` got no answer (not sent, or failed on the way)."""
+        self._pacer.on_no_answer(self._clock())
 
     def pause_until(self, when: float) -> None:
         """Hold every request start until ``when`` (clock time); an earlier pause is kept.
@@ -95,7 +123,9 @@ class Throttle:
         await self._sleep(seconds)
 
     async def wait(self) -> None:
-        """Return when a request may start; re-checks after sleeping, as a pause may have come.
+        """Return when a request may start: after any pause, at the pacer's pace. A pause
+        that comes while waiting holds the request too (its start is given back and asked
+        again). Each return must be followed by :meth:`answered` or :meth:`no_answer`.
 
         Raises DeadlineExceededError when the deadline has passed or the wait would cross it.
         """
@@ -103,14 +133,25 @@ class Throttle:
             self._deadline_at = self._clock() + self._deadline
         while True:
             now = self._clock()
-            delay = self.reserve(now)
-            if self._deadline_at is not None and now + max(delay, 0.0) >= self._deadline_at:
-                raise errors.DeadlineExceededError(
-                    f"the client's deadline of {self._deadline}s has passed"
-                    + (f" (a wait of {delay:.3g}s would cross it)" if delay > 0 else "")
-                )
-            if delay <= 0:
-                return
-            await self._sleep(delay)
+            if now < self._paused_until:
+                self._check_deadline(now, self._paused_until - now)
+                await self._sleep(self._paused_until - now)
+                continue
+            delay = self._pacer.delay(now)
+            try:
+                self._check_deadline(now, delay)
+                if delay > 0:
+                    await self._sleep(delay)
+            except BaseException:
+                self._pacer.on_no_answer(self._clock())
+                raise
             if self._clock() >= self._paused_until:
                 return
+            self._pacer.on_no_answer(self._clock())  # a pause came meanwhile: wait for it
+
+    def _check_deadline(self, now: float, delay: float) -> None:
+        if self._deadline_at is not None and now + max(delay, 0.0) >= self._deadline_at:
+            raise errors.DeadlineExceededError(
+                f"the client's deadline of {self._deadline}s has passed"
+                + (f" (a wait of {delay:.3g}s would cross it)" if delay > 0 else "")
+            )

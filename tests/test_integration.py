@@ -349,14 +349,15 @@ async def test_a_timeout_around_a_read_ahead_listing_leaves_no_task(start: Start
 async def test_the_whole_client_keeps_to_max_connections_even_on_a_borrowed_pool(
     start: Start,
 ) -> None:
-    server, _ = await start(count=300, latency=0.005)
+    server, _ = await start(count=600, latency=0.005)
     async with (
         aiohttp.ClientSession() as session,  # a pool of 100: it caps nothing here
         InvoiceClient(
             TOKEN, base_url=server.base_url, session=session, max_connections=6, page_size=20
         ) as client,
     ):
-        ids = (inv.id async for inv in client.unpaid_invoices())
+        # 30 windows: the listing's read-ahead (4) runs beside the workers (5) throughout
+        ids = (inv.id async for inv in client.invoices())
         details = [d async for d in client.invoice_details(ids, concurrency=5)]
     assert details
     # The pager's read-ahead and the five detail workers share the client's six connections.

@@ -406,3 +406,15 @@ def test_simulated_learning_costs_nothing_without_a_limit() -> None:
     assert not outcome.paced
     assert outcome.elapsed == simulate(Unpaced(), None, 600).elapsed
     assert outcome.elapsed < 600 / 8 * 0.022
+
+
+def test_a_throttle_after_an_idle_time_measures_only_the_busy_run() -> None:
+    pacer = Pacer()
+    pacer.delay(0.0)
+    pacer.on_success(0.01)
+    # Five idle seconds (a backoff, or the caller's own work), then a request that is throttled:
+    # the idle time says nothing of what the server sustains, so it does not drag the rate down.
+    assert pacer.delay(5.0) == 0.0
+    pacer.on_throttle(5.002, 0.01)
+    assert pacer.rate is not None
+    assert pacer.rate > 50  # not 2 answers / 5 s
