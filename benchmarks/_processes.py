@@ -13,6 +13,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, Any, Self
 
@@ -31,8 +32,17 @@ class ServerProcess:
     stdin (it then stops by itself), and kills it if it has not stopped within 15 s.
     """
 
-    def __init__(self, *, count: int, latency: float, page_cap: int, pdf_size: int) -> None:
-        """Remember the server's options; the process starts on ``__enter__``."""
+    def __init__(
+        self,
+        *,
+        count: int,
+        latency: float,
+        page_cap: int,
+        pdf_size: int,
+        extra: Sequence[str] = (),
+    ) -> None:
+        """Remember the server's options (``extra``: more of ``benchmarks._server``'s); the
+        process starts on ``__enter__``."""
         self._argv = [
             sys.executable,
             "-m",
@@ -41,6 +51,7 @@ class ServerProcess:
             f"--latency={latency}",
             f"--page-cap={page_cap}",
             f"--pdf-size={pdf_size}",
+            *extra,
         ]
         self._process: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()

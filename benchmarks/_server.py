@@ -1,7 +1,8 @@
 """The fake i3D server of a benchmark, in a process of its own.
 
 ``python -m benchmarks._server --count N --latency S --page-cap 100 --pdf-size BYTES`` builds
-the invoices, starts :class:`invoice_async.testing.FakeI3DServer` on 127.0.0.1 (a free port)
+the invoices, starts :class:`invoice_async.testing.FakeI3DServer` on 127.0.0.1 (a free port;
+``--rate``, ``--burst``, ``--window``, ``--retry-after`` and ``--rate-headers`` add a rate limit)
 with a random token, and prints one JSON line ``{"base_url": ..., "token": ...}``. It then
 answers commands read from stdin, one per line, each with one JSON line on stdout:
 
@@ -26,11 +27,13 @@ import sys
 import time
 from typing import Any
 
-from invoice_async.testing import FakeI3DServer
+from invoice_async.testing import FakeI3DServer, RateLimit
 
 
 def _stats(server: FakeI3DServer, cpu_since: float) -> dict[str, Any]:
     return {
+        "rate_limited": server.rate_limited,
+        "ignored_retry_after": server.ignored_retry_after,
         "requests_per_path": dict(server.requests_per_path),
         "max_in_flight": server.max_in_flight,
         "list_requests": server.list_requests,
@@ -44,6 +47,18 @@ def _log(server: FakeI3DServer) -> list[list[Any]]:
         [record.arrived_at - first, record.route, record.ranged_data, record.status]
         for record in sorted(server.log, key=lambda record: record.arrived_at)
     ]
+
+
+def _rate_limit(args: argparse.Namespace) -> RateLimit | None:
+    if args.rate is None:
+        return None
+    return RateLimit(
+        args.rate,
+        burst=args.burst,
+        retry_after=args.retry_after,
+        headers=args.rate_headers,
+        window=args.window,
+    )
 
 
 def _say(value: dict[str, Any]) -> None:
@@ -65,6 +80,7 @@ async def _serve(args: argparse.Namespace) -> None:
         page_cap=args.page_cap,
         latency=args.latency,
         pdf_size=args.pdf_size,
+        rate_limit=_rate_limit(args),
     )
     async with server as base_url:
         _say({"base_url": base_url, "token": token})
@@ -100,6 +116,11 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
     parser.add_argument("--page-cap", type=int, default=100, help="most items per window")
     parser.add_argument("--pdf-size", type=int, default=4096, help="bytes per PDF")
+    parser.add_argument("--rate", type=float, help="a rate limit: requests per second")
+    parser.add_argument("--burst", type=int, help="the token bucket's depth (default: rate)")
+    parser.add_argument("--window", type=float, help="a fixed window of --rate per WINDOW s")
+    parser.add_argument("--retry-after", type=float, default=1.0, help="seconds, on a 429")
+    parser.add_argument("--rate-headers", action="store_true", help="send RateLimit-* headers")
     asyncio.run(_serve(parser.parse_args()))
 
 

@@ -95,11 +95,8 @@ class InvoiceClient:
         max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
             cut to this.
 
-    Retries: an idempotent GET that fails with no answer (connection error, reset, timeout,
-    truncated body) or with 408, 429, 500, 502, 503 or 504 is tried again up to
-    ``max_retries`` times (each call may pass its own ``max_retries``), with exponential,
-    jittered backoff (0.5 s doubling to 30 s, plus up to 1 s). A 429 or 503 with
-    ``Retry-After`` pauses every request of the client until then.
+    Retries: which failures are tried again, and how long each wait is, are said once, in
+    the README's "Retries, Retry-After and the deadline" (the rules: ``_retry.py``).
     """
 
     def __init__(

@@ -69,8 +69,8 @@ def pause_of(error: BaseException, max_retry_after: float) -> float | None:
 
 
 def backoff(failures: int) -> float:
-    """The wait before retry number ``failures``: exponential from 0.5 s, capped at 30 s, plus
-    up to 1 s of jitter."""
+    """The wait before retry number ``failures``: exponential from WAIT_INITIAL, capped at
+    WAIT_MAX, plus up to WAIT_JITTER (the README's "Retries" gives the numbers)."""
     base = min(WAIT_MAX, WAIT_INITIAL * 2.0 ** (failures - 1))
     return base + random.uniform(0, WAIT_JITTER)
 

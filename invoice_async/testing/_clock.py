@@ -56,7 +56,7 @@ def instant_retries(enabled: bool = True) -> Iterator[None]:
     """Make the retry backoff of every client zero inside the block (also a decorator).
 
     Retries still happen, as many as ``max_retries`` says; only the backoff between them
-    (0.5 s doubling, plus jitter) is skipped. ``Retry-After`` pauses are not affected: they
+    (see the README's "Retries") is skipped. ``Retry-After`` pauses are not affected: they
     run on the client's clock, so use :class:`FakeClock` with :func:`use_fake_clock` for them.
 
     ``instant_retries(False)`` gives the real backoff again inside the block (for a test of
