@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 
 from . import errors
 from ._lock import WriteLock
-from ._store_db import Database
+from ._store_db import Database, check_discardable
 from ._sync import Progress, SyncJob, SyncSummary, run_sync
 
 if TYPE_CHECKING:
@@ -93,10 +93,11 @@ class InvoiceStore:
             )
         self._lock.acquire()
         try:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="invoice-async-store")
             if self._fresh:
+                await self._in_thread(check_discardable, self._path)
                 self._discard()
                 self._fresh = False  # once: reopening later keeps what this run writes
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="invoice-async-store")
             self._db = await self._in_thread(Database, self._path)
         except BaseException:
             self._shutdown()

@@ -58,6 +58,27 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
+def check_discardable(path: Path) -> None:
+    """Raise StoreError if ``path`` is an SQLite database of something else, which ``fresh``
+    must not delete; a store, a corrupt file or no file at all may be discarded."""
+    if not path.exists():
+        return
+    conn = sqlite3.connect(path)
+    try:
+        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlite3.DatabaseError:
+        return  # not a database (a corrupt store): nothing to keep
+    finally:
+        conn.close()
+    if tables and app_id != APPLICATION_ID:
+        raise errors.StoreError(
+            f"the store {path} is an SQLite database, but not an invoice_async store: "
+            "not discarding it",
+            path=str(path),
+        )
+
+
 def _scope_text(unpaid: bool, text: str | None) -> str:
     kind = "unpaid invoices" if unpaid else "all invoices"
     return kind if text is None else f"{kind} whose description contains {text!r}"
@@ -86,7 +107,10 @@ class Database:
         try:
             (app_id,) = conn.execute("PRAGMA application_id").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise self._error(f"is not an invoice_async store ({exc})") from None
+            raise self._error(
+                f"is not an invoice_async store ({exc}); start it over with fresh=True "
+                "(--fresh on the command line)"
+            ) from None
         (version,) = conn.execute("PRAGMA user_version").fetchone()
         (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
         if tables and app_id != APPLICATION_ID:
