@@ -260,8 +260,12 @@ def run_scenario(
             outcome.meta["generated_client"] = _generate.generate()
         except (RuntimeError, OSError) as exc:
             runs["generated"].append({"contender": "generated", "error": str(exc)})
-    options = {"page_cap": scenario.page_cap, "pdf_size": scenario.pdf_size}
-    with ServerProcess(count=scenario.items, latency=scenario.latency, **options) as server:
+    with ServerProcess(
+        count=scenario.items,
+        latency=scenario.latency,
+        page_cap=scenario.page_cap,
+        pdf_size=scenario.pdf_size,
+    ) as server:
         asyncio.run(_warm_up(scenario, server.base_url, server.token))
         for round_index in range(scenario.repeat):
             shift = round_index % len(scenario.contenders)
