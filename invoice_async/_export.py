@@ -139,13 +139,12 @@ async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSum
     began = time.monotonic()
     out = options.out_dir
     _make_folder(out)
+    store = InvoiceStore(options.store or out / STORE_NAME, fresh=options.fresh)
     with folder_lock(out):
-        _prepare_folder(out, options)
-        pdf_dir = out / PDF_FOLDER if options.pdfs else None
-        with ProgressBar(options.progress) as bar:
-            async with InvoiceStore(
-                options.store or out / STORE_NAME, fresh=options.fresh
-            ) as store:
+        async with store:  # locked (and, with fresh, emptied) before any file is touched
+            _prepare_folder(out, options)
+            pdf_dir = out / PDF_FOLDER if options.pdfs else None
+            with ProgressBar(options.progress) as bar:
                 synced = await store.sync(
                     client,
                     details=options.details,

@@ -119,6 +119,11 @@ class SyncJob:
             not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
         ):
             raise errors.ConfigurationError(f"concurrency must be >= 1, got {concurrency!r}")
+        if concurrency is not None and concurrency > client.max_connections:
+            raise errors.ConfigurationError(
+                f"concurrency={concurrency} is above the client's max_connections="
+                f"{client.max_connections}; raise max_connections on the client"
+            )
         if progress is not None and not callable(progress):
             raise errors.ConfigurationError(f"progress must be callable, got {progress!r}")
         folder = None

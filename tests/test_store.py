@@ -261,3 +261,27 @@ async def test_a_cancelled_sync_keeps_every_detail_it_fetched_and_is_interrupted
     assert server.requests_per_path["detail"] == 30 - saved
     assert summary.details_fetched == 30 - saved
     assert len(content(path)["details"]) == 30
+
+
+async def test_one_open_store_syncs_on_a_schedule_while_others_read_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    server = FakeI3DServer(count=20)
+    async with (
+        server as base_url,
+        InvoiceClient(server.token, base_url=base_url) as client,
+        InvoiceStore(path) as store,  # a web backend keeps it open
+    ):
+        first = await store.sync(client, details=False)
+        reader = sqlite3.connect(path)  # a query of the backend's own, while the store is open
+        try:
+            assert reader.execute("SELECT count(*) FROM invoices").fetchone() == (20,)
+            server.pay(1)
+            server.insert_at_head(2)
+            second = await store.sync(client, details=False)
+            assert reader.execute("SELECT count(*) FROM invoices").fetchone() == (22,)
+            assert reader.execute("SELECT count(*) FROM payment_events").fetchone() == (1,)
+        finally:
+            reader.close()
+        third = await store.sync(client, details=False)
+    assert (first.new, second.new, second.paid, third.unchanged) == (20, 2, 1, 22)
+    assert statuses(path) == ["complete"] * 3

@@ -363,6 +363,7 @@ async def test_a_listing_that_fails_midway_keeps_what_it_listed_and_is_raised(
         ({"filter": 3}, "filter must be text"),
         ({"filter": "a\nb"}, "filter"),
         ({"concurrency": 0}, "concurrency must be >= 1"),
+        ({"concurrency": 101}, "above the client's max_connections=100"),
         ({"progress": "bar"}, "progress must be callable"),
         ({"verify": True}, "pass pdf_dir too"),
         ({"client": None}, "client must be an InvoiceClient"),
