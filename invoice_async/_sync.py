@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -194,14 +194,14 @@ async def run_sync(store: InvoiceStore, job: SyncJob) -> SyncSummary:
     return SyncSummary(**counts, failures=tuple(failures))
 
 
-async def _list(store: InvoiceStore, listing: AsyncIterator[Invoice], job: SyncJob) -> None:
+async def _list(store: InvoiceStore, listing: AsyncGenerator[Invoice, None], job: SyncJob) -> None:
     """Listed invoices into the store, a batch per transaction, while the next is read."""
     batch: list[Invoice] = []
     writing: asyncio.Future[None] | None = None
     position = 0
     job.progress("invoices", 0, None)
     try:
-        async with contextlib.aclosing(listing):  # type: ignore[type-var]  # an async generator
+        async with contextlib.aclosing(listing):
             async for invoice in listing:
                 batch.append(invoice)
                 job.progress("invoices", position + len(batch), None)
