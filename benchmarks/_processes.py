@@ -13,6 +13,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import IO, Any, Self
@@ -41,8 +42,8 @@ class ServerProcess:
         pdf_size: int,
         extra: Sequence[str] = (),
     ) -> None:
-        """Remember the server's options (``extra``: more of ``benchmarks._server``'s); the
-        process starts on ``__enter__``."""
+        """Remember the server's options (``extra``: more ``benchmarks._server`` arguments);
+        the process starts on ``__enter__``."""
         self._argv = [
             sys.executable,
             "-m",
@@ -155,3 +156,36 @@ def run_contender(
         raise RuntimeError("printed no result")
     answer: dict[str, Any] = json.loads(lines[-1])
     return answer
+
+
+def run_cli_measured(argv: list[str], *, token: str, timeout: float) -> dict[str, Any]:
+    """Run ``python -m benchmarks._cli_run *argv`` once; its JSON line, plus ``process_s``
+    (the process's wall time, start-up included) and ``stdout`` (what the command printed).
+
+    Raises RuntimeError with the end of stderr when it fails or outlives ``timeout``.
+    """
+    command = [sys.executable, "-m", "benchmarks._cli_run", *argv]
+    env = {**os.environ, "I3D_API_TOKEN": token}
+    began = time.perf_counter()
+    try:
+        done = subprocess.run(
+            command,
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"timed out after {timeout:.0f} s and was killed") from None
+    wall = time.perf_counter() - began
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"exit status {done.returncode}: {tail}")
+    answer: dict[str, Any] = json.loads(lines[-1])
+    if answer.get("exit", 0) != 0:
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"the command exited {answer['exit']}: {tail}")
+    return {**answer, "process_s": wall, "stdout": "\n".join(lines[:-1])}

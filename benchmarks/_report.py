@@ -19,7 +19,16 @@ import attrs
 
 from ._common import DESCRIPTIONS, PROJECT_DIR, RESULTS_DIR
 
-__all__ = ["RESULTS_DIR", "Ideal", "Outcome", "Row", "Target", "machine", "table"]
+__all__ = [
+    "RESULTS_DIR",
+    "Ideal",
+    "Outcome",
+    "Row",
+    "Target",
+    "machine",
+    "table",
+    "write_document",
+]
 
 
 @attrs.define
@@ -182,7 +191,7 @@ def machine() -> dict[str, Any]:
         pass
     date = subprocess.run(["date"], capture_output=True, text=True, check=False).stdout.strip()
     versions = {
-        name: metadata.version(name)
+        name: _version(name)
         for name in ("invoice_async", "aiohttp", "httpx", "openapi-python-client", "cattrs")
     }
     return {
@@ -194,6 +203,21 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": versions,
     }
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:  # P6 and P7 run without the bench extras
+        return "not installed"
+
+
+def write_document(key: str, document: dict[str, Any]) -> str:
+    """Write ``benchmarks/results/<key>.json``; returns its path relative to the project."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = Path(RESULTS_DIR / f"{key}.json")
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return str(path.relative_to(PROJECT_DIR))
 
 
 def write_json(outcome: Outcome) -> str:

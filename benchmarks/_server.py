@@ -1,10 +1,12 @@
 """The fake i3D server of a benchmark, in a process of its own.
 
 ``python -m benchmarks._server --count N --latency S --page-cap 100 --pdf-size BYTES`` builds
-the invoices, starts :class:`invoice_async.testing.FakeI3DServer` on 127.0.0.1 (a free port;
-``--rate``, ``--burst``, ``--window``, ``--retry-after`` and ``--rate-headers`` add a rate limit)
-with a random token, and prints one JSON line ``{"base_url": ..., "token": ...}``. It then
-answers commands read from stdin, one per line, each with one JSON line on stdout:
+the invoices (with ``--changed C --new M --mutation-seed S``, C of them, picked by the seed, get
+a new hash and amounts and M new ones go at the head: the same list a night later; ``--rate``,
+``--burst``, ``--window``, ``--retry-after`` and ``--rate-headers`` add a rate limit), starts
+:class:`invoice_async.testing.FakeI3DServer` on 127.0.0.1 (a free port) with a random token,
+and prints one JSON line ``{"base_url": ..., "token": ...}``. It then answers commands read
+from stdin, one per line, each with one JSON line on stdout:
 
 - ``stats``: ``{"requests_per_path": {...}, "max_in_flight": n, "list_requests": n,
   "cpu_s": s}`` (``cpu_s``: the server process's CPU seconds since the last reset);
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import secrets
 import signal
 import sys
@@ -82,6 +85,12 @@ async def _serve(args: argparse.Namespace) -> None:
         pdf_size=args.pdf_size,
         rate_limit=_rate_limit(args),
     )
+    if args.changed:  # a deterministic variant of the same data: a night later
+        server.change(
+            random.Random(args.mutation_seed).sample(range(1, args.count + 1), args.changed)
+        )
+    if args.new:
+        server.insert_at_head(args.new)
     async with server as base_url:
         _say({"base_url": base_url, "token": token})
         stopping = asyncio.ensure_future(stop.wait())
@@ -121,6 +130,9 @@ def main() -> None:
     parser.add_argument("--window", type=float, help="a fixed window of --rate per WINDOW s")
     parser.add_argument("--retry-after", type=float, default=1.0, help="seconds, on a 429")
     parser.add_argument("--rate-headers", action="store_true", help="send RateLimit-* headers")
+    parser.add_argument("--changed", type=int, default=0, help="invoices given a new hash")
+    parser.add_argument("--new", type=int, default=0, help="invoices added at the head")
+    parser.add_argument("--mutation-seed", type=int, default=1, help="picks the changed ones")
     asyncio.run(_serve(parser.parse_args()))
 
 

@@ -11,7 +11,15 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
-from . import p1_listing, p2_listing_latency, p3_details, p4_pdfs, p5_memory
+from . import (
+    p1_listing,
+    p2_listing_latency,
+    p3_details,
+    p4_pdfs,
+    p5_memory,
+    p7_export_memory,
+    p8_resync,
+)
 from ._common import RESULTS_DIR
 
 SCENARIOS: dict[str, Callable[[Sequence[str] | None], int]] = {
@@ -20,6 +28,8 @@ SCENARIOS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "p3_details": p3_details.main,
     "p4_pdfs": p4_pdfs.main,
     "p5_memory": p5_memory.main,
+    "p7_export_memory": p7_export_memory.main,
+    "p8_resync": p8_resync.main,
 }
 
 

@@ -14,15 +14,19 @@ from ._client import InvoiceClient
 from ._fanout import Outcome
 from ._models import Invoice, InvoiceDetail, PaymentStatus, PdfDownload
 from ._stats import ClientStats
+from ._store import InvoiceStore
+from ._sync import SyncSummary
 
 __all__ = [
     "ClientStats",
     "Invoice",
     "InvoiceClient",
     "InvoiceDetail",
+    "InvoiceStore",
     "Outcome",
     "PaymentStatus",
     "PdfDownload",
+    "SyncSummary",
     "errors",
 ]
 __version__ = "0.1.0.dev0"

@@ -1,48 +1,47 @@
-"""The bulk export job behind ``invoice-async export``; it uses the public API only.
+"""The bulk export behind ``invoice-async export``: a sync into a store, then files from it.
 
-Phases: list the invoices (all, or unpaid with a filter) into ``invoices.<fmt>``; then fetch
-every detail into ``details.<fmt>``; then stream every PDF into ``pdf/``. Details and PDFs go
-through the client's bounded fan-out in per-item mode, so one broken invoice is recorded in the
-manifest and the rest goes on. Every file appears whole or not at all (temp file + rename).
+The store (``OUT_DIR/.invoice-async.sqlite`` unless told otherwise) holds what was fetched, so
+a plain run continues an interrupted one and brings a finished one up to date, fetching only
+what is new, changed or missing. The final files are then streamed from the store in list
+order (memory stays flat), each whole or not at all (temp file + rename). PDFs go straight
+into ``OUT_DIR/pdf/``. One export at a time per folder (a lock in ``OUT_DIR``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import json
+import re
+import shutil
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Final, Literal
 
 import attrs
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from . import ClientStats, Invoice, InvoiceClient, InvoiceDetail, PaymentStatus, PdfDownload
-from ._checkpoint import Checkpoint
+from . import ClientStats, InvoiceClient, InvoiceStore, SyncSummary
 from ._files import atomic_text, remove_stale_temp_files
+from ._lock import folder_lock
+from ._progress import ProgressBar
+from ._store_db import Database
+from ._store_schema import DETAIL_FIELDS, INVOICE_FIELDS
 
 Format = Literal["jsonl", "csv"]
-MANIFEST = "manifest.json"
+MANIFEST: Final = "manifest.json"
+STORE_NAME: Final = ".invoice-async.sqlite"
+PDF_FOLDER: Final = "pdf"
+_LEGACY_CHECKPOINT: Final = ".checkpoint"  # what OUT_DIR held before the store
+_WRITTEN_PDF: Final = re.compile(r"[A-Za-z0-9._-]+_[0-9]+\.pdf")  # _files.pdf_file_name
 # Cells starting with these are read as formulas by spreadsheets (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @attrs.define
 class ExportOptions:
-    """What to export and where."""
+    """What to export and where. ``resume`` is accepted for old callers: every run resumes."""
 
     out_dir: Path
     unpaid: bool = False
@@ -53,21 +52,24 @@ class ExportOptions:
     concurrency: int | None = None
     resume: bool = False
     progress: bool = False
+    store: Path | None = None  # default: OUT_DIR/.invoice-async.sqlite
+    fresh: bool = False  # discard the store and the files it wrote, start over
+    verify: bool = False  # with pdfs: compare every PDF's sha256
 
 
 @attrs.define
 class ExportSummary:
-    """What an export wrote, and what failed."""
+    """What OUT_DIR holds after an export, what this run fetched, and what failed."""
 
     invoices: int = 0
     details: int = 0
-    pdfs: int = 0
-    pdfs_skipped: int = 0
+    pdfs: int = 0  # fetched by this run
+    pdfs_skipped: int = 0  # already on disk
     pdf_bytes: int = 0
     failures: list[dict[str, Any]] = attrs.Factory(list)
-    files: list[str] = attrs.Factory(list)
     seconds: float = 0.0
     client_stats: ClientStats | None = None  # the client's counters at the end of the run
+    sync: SyncSummary | None = None
 
     def line(self) -> str:
         """One line for the end of a run."""
@@ -80,30 +82,28 @@ class ExportSummary:
         if self.failures:
             text += f"; {len(self.failures)} FAILED (see {MANIFEST})"
         text += f" in {self.seconds:.1f}s"
-        if (stats := self.client_stats) is not None:
-            text += (
-                f" ({_count(stats.requests, 'request', 'requests')}, "
-                f"{_count(stats.retries, 'retry', 'retries')}, "
-                f"{stats.rate_limited:,} rate-limited, paused {stats.paused_seconds:.1f}s)"
-            )
+        if self.client_stats is not None:
+            text += f" ({client_numbers(self.client_stats)})"
         return text
+
+
+def client_numbers(stats: ClientStats) -> str:
+    """``1,023 requests, 2 retries, 0 rate-limited, paused 0.0s``."""
+    return (
+        f"{_count(stats.requests, 'request', 'requests')}, "
+        f"{_count(stats.retries, 'retry', 'retries')}, "
+        f"{stats.rate_limited:,} rate-limited, paused {stats.paused_seconds:.1f}s"
+    )
 
 
 def _count(number: int, one: str, many: str) -> str:
     return f"{number:,} {one if number == 1 else many}"
 
 
-def record(model: Invoice | InvoiceDetail) -> dict[str, Any]:
-    """A model as a flat dict: integer cents, ISO 8601 UTC dates, status codes as ints."""
-
-    def serialize(_: object, __: object, value: object) -> object:
-        if isinstance(value, datetime):
-            return value.isoformat()
-        if isinstance(value, Enum):
-            return value.value
-        return value
-
-    return attrs.asdict(model, value_serializer=serialize)
+def split_failure(invoice_id: int, text: str) -> dict[str, Any]:
+    """A SyncSummary failure (``"pdf: Error: ..."``) as the manifest records it."""
+    what, _, error = text.partition(": ")
+    return {"invoice_id": invoice_id, "what": what, "error": error}
 
 
 def neutralize_csv_cell(value: object) -> object:
@@ -129,170 +129,99 @@ class _Writer:
             self._csv.writerow({key: neutralize_csv_cell(value) for key, value in row.items()})
 
 
-def _fields(cls: type) -> list[str]:
-    return [field.name for field in attrs.fields(cls)]
-
-
-def _progress(show: bool) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description:<9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True, file=None if show else io.StringIO()),
-        disable=not show,
-        transient=False,
-    )
-
-
-def _invoice_id(item: object) -> Any:
-    return item.id if isinstance(item, Invoice | InvoiceDetail) else item
-
-
-def _failure(item: object, what: str, error: Exception) -> dict[str, Any]:
-    invoice_id = _invoice_id(item)
-    return {"invoice_id": invoice_id, "what": what, "error": f"{type(error).__name__}: {error}"}
-
-
 async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSummary:
-    """Run the export described by ``options``; returns what was written and what failed.
+    """Run the export described by ``options``; returns what OUT_DIR holds and what failed.
 
-    Progress is kept in a checkpoint (``OUT_DIR/.checkpoint``) as it is made; with
-    ``options.resume`` a run continues from it and fetches only what is missing. The final
-    files are written at the end, in list order, so a resumed export's files are identical to
-    an uninterrupted one's.
+    Raises StoreLockedError at once when another export uses OUT_DIR (or another process
+    the store), ConfigurationError when the store holds another scope (``fresh`` starts
+    over), and the client's errors when the listing fails (no final file is written then).
     """
     began = time.monotonic()
-    summary = ExportSummary()
     out = options.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(out)
-    scope = {"unpaid": options.unpaid, "filter": options.filter}
-    checkpoint = Checkpoint(out, resume=options.resume, scope=scope)
-    with _progress(options.progress) as progress:
-        listed = await _list(client, options, checkpoint, progress)
-        invoices = [invoice_from_record(record) for record in listed]
-        summary.invoices = len(invoices)
-        _write_table(out / f"invoices.{options.format}", options.format, Invoice, listed)
-        summary.files.append(f"invoices.{options.format}")
-        if options.details:
-            details = await _details(client, options, invoices, checkpoint, summary, progress)
-            name = f"details.{options.format}"
-            ordered = [details[inv.id] for inv in invoices if inv.id in details]
-            _write_table(out / name, options.format, InvoiceDetail, ordered)
-            summary.details = len(ordered)
-            summary.files.append(name)
-        if options.pdfs:
-            await _export_pdfs(client, options, invoices, summary, progress)
+    _make_folder(out)
+    store = InvoiceStore(options.store or out / STORE_NAME, fresh=options.fresh)
+    with folder_lock(out):
+        async with store:  # locked (and, with fresh, emptied) before any file is touched
+            _prepare_folder(out, options)
+            pdf_dir = out / PDF_FOLDER if options.pdfs else None
+            with ProgressBar(options.progress) as bar:
+                synced = await store.sync(
+                    client,
+                    details=options.details,
+                    pdf_dir=pdf_dir,
+                    unpaid=options.unpaid,
+                    filter=options.filter,
+                    concurrency=options.concurrency,
+                    progress=bar,
+                    verify=options.verify,
+                )
+                summary = await store._call(_write_files, options, synced)
     summary.seconds = time.monotonic() - began
     summary.client_stats = client.stats
-    _write_manifest(out, options, summary)
-    if not summary.failures:
-        checkpoint.remove()
     return summary
 
 
-def invoice_from_record(row: dict[str, Any]) -> Invoice:
-    """An Invoice back from its exported record (the inverse of :func:`record`)."""
-    values = dict(row)
-    for name in ("creation_date", "due_date", "payment_date"):
-        if values[name] is not None:
-            values[name] = datetime.fromisoformat(values[name])
-    values["payment_status"] = PaymentStatus(values["payment_status"])
-    return Invoice(**values)
+def _make_folder(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
 
 
-def _write_table(path: Path, fmt: Format, cls: type, rows: Iterable[dict[str, Any]]) -> None:
+def _prepare_folder(out: Path, options: ExportOptions) -> None:
+    """Under the folder's lock: temp files of a killed run go; ``fresh`` removes the files an
+    earlier export wrote; the checkpoint of an older version is replaced by the store."""
+    remove_stale_temp_files(out)
+    shutil.rmtree(out / _LEGACY_CHECKPOINT, ignore_errors=True)
+    if not options.fresh:
+        return
+    for stem in ("invoices", "details"):
+        for fmt in ("jsonl", "csv"):
+            (out / f"{stem}.{fmt}").unlink(missing_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    folder = out / PDF_FOLDER
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if _WRITTEN_PDF.fullmatch(path.name):
+                path.unlink(missing_ok=True)
+
+
+def _write_files(db: Database, options: ExportOptions, synced: SyncSummary) -> ExportSummary:
+    """The final files, streamed from the store in list order (on the store's thread)."""
+    out, fmt = options.out_dir, options.format
+    summary = ExportSummary(sync=synced)
+    summary.failures = sorted(
+        (split_failure(*failure) for failure in synced.failures),
+        key=lambda failure: (failure["invoice_id"], failure["what"]),
+    )
+    tables = [f"invoices.{fmt}"]
+    summary.invoices = _write_table(out / tables[0], fmt, INVOICE_FIELDS, db.invoice_records())
+    if options.details:
+        tables.append(f"details.{fmt}")
+        fields = ("id", *DETAIL_FIELDS)
+        summary.details = _write_table(out / tables[-1], fmt, fields, db.detail_records())
+    if options.pdfs:
+        count = 0
+        for _, size in db.current_pdfs():
+            count, summary.pdf_bytes = count + 1, summary.pdf_bytes + size
+        summary.pdfs = synced.pdfs_fetched
+        summary.pdfs_skipped = count - synced.pdfs_fetched
+    pdfs = (f"{PDF_FOLDER}/{name}" for name, _ in db.current_pdfs()) if options.pdfs else ()
+    _write_manifest(out, _manifest_head(options, summary), sorted(tables), pdfs)
+    return summary
+
+
+def _write_table(
+    path: Path, fmt: Format, fields: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> int:
+    written = 0
     with atomic_text(path) as file:
-        writer = _Writer(file, fmt, _fields(cls))
+        writer = _Writer(file, fmt, fields)
         for row in rows:
             writer.write(row)
+            written += 1
+    return written
 
 
-async def _list(
-    client: InvoiceClient, options: ExportOptions, checkpoint: Checkpoint, progress: Progress
-) -> list[dict[str, Any]]:
-    task = progress.add_task("invoices", total=None)
-    if checkpoint.listing_done:
-        listed = checkpoint.listed()
-        progress.update(task, total=len(listed), completed=len(listed))
-        return listed
-    listing = client.unpaid_invoices if options.unpaid else client.invoices
-    listed = []
-    with checkpoint.listing_writer() as appender:
-        async for invoice in listing(filter=options.filter):
-            row = record(invoice)
-            appender.append(row)
-            listed.append(row)
-            progress.advance(task)
-    checkpoint.finish_listing()
-    progress.update(task, total=len(listed))
-    return listed
-
-
-async def _details(
-    client: InvoiceClient,
-    options: ExportOptions,
-    invoices: Sequence[Invoice],
-    checkpoint: Checkpoint,
-    summary: ExportSummary,
-    progress: Progress,
-) -> dict[int, dict[str, Any]]:
-    done = checkpoint.done_details()
-    task = progress.add_task("details", total=len(invoices), completed=len(done))
-    missing = [invoice for invoice in invoices if invoice.id not in done]
-    with checkpoint.details_writer() as appender:
-        async for outcome in client.invoice_details(
-            missing, concurrency=options.concurrency, on_error="yield"
-        ):
-            if outcome.error is not None:
-                summary.failures.append(_failure(outcome.item, "detail", outcome.error))
-            elif outcome.result is not None:
-                row, asked = record(outcome.result), _invoice_id(outcome.item)
-                appender.append({"invoice_id": asked, "detail": row})
-                done[asked] = row  # by the id asked for, as listed
-            progress.advance(task)
-    return done
-
-
-async def _export_pdfs(
-    client: InvoiceClient,
-    options: ExportOptions,
-    invoices: Sequence[Invoice],
-    summary: ExportSummary,
-    progress: Progress,
-) -> None:
-    directory = options.out_dir / "pdf"
-    directory.mkdir(exist_ok=True)
-    remove_stale_temp_files(directory)  # left by a run that was killed mid-file
-    task = progress.add_task("PDFs", total=len(invoices))
-    async for outcome in client.download_pdfs(
-        invoices,
-        directory,
-        concurrency=options.concurrency,
-        on_error="yield",
-        skip_existing=options.resume,
-    ):
-        if outcome.error is not None:
-            summary.failures.append(_failure(outcome.item, "pdf", outcome.error))
-        elif outcome.result is not None:
-            _count_pdf(summary, outcome.result)
-        progress.advance(task)
-
-
-def _count_pdf(summary: ExportSummary, download: PdfDownload) -> None:
-    if download.skipped:
-        summary.pdfs_skipped += 1
-    else:
-        summary.pdfs += 1
-    summary.pdf_bytes += download.size
-    summary.files.append(f"pdf/{download.path.name}")
-
-
-def _write_manifest(out: Path, options: ExportOptions, summary: ExportSummary) -> None:
-    manifest = {
+def _manifest_head(options: ExportOptions, summary: ExportSummary) -> dict[str, Any]:
+    return {
         "manifest_version": 1,
         "complete": not summary.failures,
         "finished_at": datetime.now(UTC).isoformat(),
@@ -310,8 +239,16 @@ def _write_manifest(out: Path, options: ExportOptions, summary: ExportSummary) -
             "pdf_bytes": summary.pdf_bytes,
         },
         "failures": summary.failures,
-        "files": sorted(summary.files),
     }
+
+
+def _write_manifest(
+    out: Path, head: dict[str, Any], tables: Sequence[str], pdfs: Iterable[str]
+) -> None:
+    """``json.dump(head + {"files": [...]}, indent=2)``, with the file names streamed."""
     with atomic_text(out / MANIFEST) as file:
-        json.dump(manifest, file, indent=2, ensure_ascii=False)
-        file.write("\n")
+        file.write(json.dumps(head, indent=2, ensure_ascii=False).removesuffix("\n}"))
+        file.write(',\n  "files": [')
+        for index, name in enumerate(itertools.chain(tables, pdfs)):
+            file.write(("," if index else "") + "\n    " + json.dumps(name, ensure_ascii=False))
+        file.write("\n  ]\n}\n")

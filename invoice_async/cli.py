@@ -1,8 +1,12 @@
-"""The ``invoice-async`` command line (also ``python -m invoice_async``).
+"""The ``invoice-async`` command line (also ``python -m invoice_async``): ``sync`` and ``export``.
 
 Parsing is argparse (standard library: no dependency, and its usage errors exit 2); the
 progress bar is rich. The token comes from ``I3D_API_TOKEN`` or ``--token-file``, never from a
 command-line value, since other users of the machine can read a process's arguments.
+
+Exit status: 0 done; 1 failure (the API, the store, another writer holding the lock);
+2 usage; 3 some invoices failed (the others are all there: run the same command again to
+retry them); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,15 +18,20 @@ import logging
 import os
 import secrets
 import sys
+import time
 import traceback
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import InvoiceClient, _logging, errors
-from ._export import ExportOptions, ExportSummary, run_export
+import attrs
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+from . import InvoiceClient, InvoiceStore, SyncSummary, _logging, errors
+from ._export import ExportOptions, client_numbers, run_export, split_failure
+from ._progress import ProgressBar
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+RETRY_HINT = "run the same command again to retry them"
 DEMO_INVOICES = 1000
 DEMO_LATENCY = 0.01  # seconds per answer: enough to watch the progress bar move
 
@@ -37,50 +46,89 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``invoice-async``."""
-    parser = argparse.ArgumentParser(
-        prog="invoice-async", description="Export i3D.net invoices, details and PDFs."
+def _scope_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--unpaid", action="store_true", help="only unpaid invoices")
+    command.add_argument("--filter", metavar="TEXT", help="only descriptions containing TEXT")
+
+
+def _run_options(command: argparse.ArgumentParser, discards: str) -> None:
+    mode = command.add_mutually_exclusive_group()
+    mode.add_argument("--fresh", action="store_true", help=f"discard {discards}; start over")
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="accepted for old scripts: every run continues where the last one stopped",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    export = commands.add_parser(
-        "export",
-        help="export invoices (and details, PDFs) into a folder",
-        description="Export invoices into OUT_DIR: invoices.<fmt>, details.<fmt> with "
-        "--details, pdf/ with --pdfs, and manifest.json. The token is read from "
-        "I3D_API_TOKEN or --token-file.",
+    command.add_argument(
+        "--verify", action="store_true", help="also compare every PDF's sha256 (reads them all)"
     )
-    export.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="folder to write into")
-    export.add_argument("--unpaid", action="store_true", help="only unpaid invoices")
-    export.add_argument("--filter", metavar="TEXT", help="only descriptions containing TEXT")
-    export.add_argument("--details", action="store_true", help="also fetch every detail")
-    export.add_argument("--pdfs", action="store_true", help="also download every PDF")
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--page-size", type=_positive_int, default=100, metavar="N")
-    export.add_argument(
+
+
+def _client_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--page-size", type=_positive_int, default=100, metavar="N")
+    command.add_argument(
         "--concurrency", type=_positive_int, default=8, metavar="N", help="requests at once"
     )
-    export.add_argument("--base-url", default="https://api.i3d.net", metavar="URL")
-    export.add_argument(
+    command.add_argument("--base-url", default="https://api.i3d.net", metavar="URL")
+    command.add_argument(
         "--token-file", type=Path, metavar="PATH", help="read the API token from this file"
     )
-    export.add_argument(
-        "--resume", action="store_true", help="skip PDFs already complete in OUT_DIR/pdf"
+    command.add_argument(
+        "--demo", action="store_true", help="read the embedded fake server (no token)"
     )
-    export.add_argument(
-        "--demo", action="store_true", help="export from the embedded fake server (no token)"
-    )
-    shown = export.add_mutually_exclusive_group()
+    shown = command.add_mutually_exclusive_group()
     shown.add_argument(
         "--progress", dest="progress", action="store_true", default=None, help="always show"
     )
     shown.add_argument("--no-progress", dest="progress", action="store_false")
-    export.add_argument(
+    command.add_argument(
         "-v", "--verbose", action="store_true", help="show retries and pauses on stderr"
     )
-    export.add_argument(
+    command.add_argument(
         "--debug", action="store_true", help="also show each request, and tracebacks on failure"
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``invoice-async``."""
+    parser = argparse.ArgumentParser(
+        prog="invoice-async",
+        description="Keep a local copy of i3D.net invoices (sync) and export them (export).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sync = commands.add_parser(
+        "sync",
+        help="bring a SQLite store of the invoices up to date",
+        description="List every invoice into STORE (a SQLite file), then fetch the details "
+        "and PDFs that are new, changed or missing. The token is read from I3D_API_TOKEN "
+        "or --token-file.",
+    )
+    sync.add_argument("store", metavar="STORE", type=Path, help="the SQLite file")
+    sync.add_argument(
+        "--pdf-dir", type=Path, metavar="DIR", help="keep the PDFs in DIR (remembered)"
+    )
+    sync.add_argument("--no-details", dest="details", action="store_false", help="fetch no details")
+    _scope_options(sync)
+    _run_options(sync, "the store")
+    _client_options(sync)
+    export = commands.add_parser(
+        "export",
+        help="export invoices (and details, PDFs) into a folder",
+        description="Export invoices into OUT_DIR: invoices.<fmt>, details.<fmt> with "
+        "--details, pdf/ with --pdfs, and manifest.json. Runs on a store "
+        "(OUT_DIR/.invoice-async.sqlite), so each run fetches only what is new, changed or "
+        "missing. The token is read from I3D_API_TOKEN or --token-file.",
+    )
+    export.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="folder to write into")
+    _scope_options(export)
+    export.add_argument("--details", action="store_true", help="also fetch every detail")
+    export.add_argument("--pdfs", action="store_true", help="also download every PDF")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument(
+        "--store", type=Path, metavar="PATH", help="the store (OUT_DIR/.invoice-async.sqlite)"
+    )
+    _run_options(export, "the store and the files it wrote")
+    _client_options(export)
     return parser
 
 
@@ -125,18 +173,15 @@ def _read_token(args: argparse.Namespace) -> str | None:
 
 @contextlib.asynccontextmanager
 async def _api(args: argparse.Namespace) -> AsyncIterator[InvoiceClient]:
-    """The client to export with: against the real API, or a fake server for --demo.
+    """The client to read with: the real API, or a fake server for --demo.
 
-    ``--concurrency N`` is the most requests at once for the whole export, so it is the
+    ``--concurrency N`` is the most requests at once for the whole run, so it is the
     client's ``max_connections`` (any N works, above 100 too) and its fan-outs' default.
     """
+    limits = {"max_concurrency": args.concurrency, "max_connections": args.concurrency}
     if not args.demo:
         client = InvoiceClient(
-            _read_token(args),
-            base_url=args.base_url,
-            page_size=args.page_size,
-            max_concurrency=args.concurrency,
-            max_connections=args.concurrency,
+            _read_token(args), base_url=args.base_url, page_size=args.page_size, **limits
         )
         async with client:
             yield client
@@ -147,19 +192,24 @@ async def _api(args: argparse.Namespace) -> AsyncIterator[InvoiceClient]:
     server = FakeI3DServer(token=token, count=DEMO_INVOICES, latency=DEMO_LATENCY)
     async with (
         server as base_url,
-        InvoiceClient(
-            token,
-            base_url=base_url,
-            page_size=args.page_size,
-            max_concurrency=args.concurrency,
-            max_connections=args.concurrency,
-        ) as client,
+        InvoiceClient(token, base_url=base_url, page_size=args.page_size, **limits) as client,
     ):
         yield client
 
 
-async def _export(args: argparse.Namespace) -> ExportSummary:
-    show = sys.stderr.isatty() if args.progress is None else args.progress
+@attrs.frozen
+class _Done:
+    """What a command prints at the end: its summary line, and what failed."""
+
+    line: str
+    failures: Sequence[dict[str, object]] = ()
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() if args.progress is None else bool(args.progress)
+
+
+async def _export(args: argparse.Namespace) -> _Done:
     options = ExportOptions(
         out_dir=args.out_dir,
         unpaid=args.unpaid,
@@ -169,32 +219,82 @@ async def _export(args: argparse.Namespace) -> ExportSummary:
         format=args.format,
         concurrency=args.concurrency,
         resume=args.resume,
-        progress=show,
+        progress=_show_progress(args),
+        store=args.store,
+        fresh=args.fresh,
+        verify=args.verify,
     )
     async with _api(args) as client:
-        return await run_export(client, options)
+        summary = await run_export(client, options)
+    return _Done(summary.line(), summary.failures)
+
+
+async def _sync(args: argparse.Namespace) -> _Done:
+    began = time.monotonic()
+    async with _api(args) as client:
+        store = InvoiceStore(args.store, fresh=args.fresh)
+        with ProgressBar(_show_progress(args)) as bar:
+            async with store:
+                summary = await store.sync(
+                    client,
+                    details=args.details,
+                    pdf_dir=args.pdf_dir,
+                    unpaid=args.unpaid,
+                    filter=args.filter,
+                    progress=bar,
+                    verify=args.verify,
+                )
+        line = _sync_line(args.store, summary, time.monotonic() - began)
+        line += f" ({client_numbers(client.stats)})"
+    return _Done(line, [split_failure(*failure) for failure in summary.failures])
+
+
+def _sync_line(store: Path, summary: SyncSummary, seconds: float) -> str:
+    text = (
+        f"synced {summary.listed:,} invoices into {store}: {summary.new:,} new, "
+        f"{summary.changed:,} changed, {summary.paid:,} paid, {summary.removed:,} removed, "
+        f"{summary.unchanged:,} unchanged; fetched {summary.details_fetched:,} details, "
+        f"{summary.pdfs_fetched:,} PDFs"
+    )
+    if summary.failures:
+        text += f"; {len(summary.failures):,} FAILED"
+    return text + f" in {seconds:.1f}s"
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[None, None, _Done]]] = {
+    "export": _export,
+    "sync": _sync,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage error)."""
+    """Run the command line; returns the exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
     try:
         with _log_lines(args):
-            summary = asyncio.run(_export(args))
+            done = asyncio.run(_COMMANDS[args.command](args))
     except KeyboardInterrupt:
         print("invoice-async: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except (errors.InvoiceAsyncError, OSError) as exc:
         if args.debug:
             traceback.print_exc()
         status = EXIT_USAGE if isinstance(exc, errors.ConfigurationError) else EXIT_FAILURE
-        print(f"invoice-async: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        kind = "" if isinstance(exc, errors.StoreLockedError) else f"{type(exc).__name__}: "
+        print(f"invoice-async: error: {kind}{exc}", file=sys.stderr)
         return status
-    print(summary.line())
-    for failure in summary.failures[:5]:
+    print(done.line)
+    for failure in done.failures[:5]:
         print(
             f"invoice-async: failed: {failure['what']} of invoice {failure['invoice_id']}: "
             f"{failure['error']}",
             file=sys.stderr,
         )
-    return EXIT_FAILURE if summary.failures else EXIT_OK
+    if done.failures:
+        count = len(done.failures)
+        print(
+            f"invoice-async: {count} {'failure' if count == 1 else 'failures'}; {RETRY_HINT}",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return EXIT_OK

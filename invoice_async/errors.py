@@ -18,7 +18,10 @@ all::
     │                               is stuck on an offset, or hands out PAGE-TOKENs in a loop
     ├── TransportError              no answer: connection failure, reset, timeout, truncated body
     │   └── RequestTimeoutError     the per-request timeout expired
-    └── DeadlineExceededError       the client's overall ``deadline`` has passed (a TimeoutError)
+    ├── DeadlineExceededError       the client's overall ``deadline`` has passed (a TimeoutError)
+    └── StoreError                  the SQLite store (InvoiceStore) cannot be used: not a store,
+        │                           made by a newer version, or a database error
+        └── StoreLockedError        another process is writing to the store (or the folder)
 
 An :class:`ApiError`'s ``errors`` list holds :class:`FieldError` items: named
 ``(property, message)`` pairs, not exceptions (``e.errors[0].property``, or
@@ -49,6 +52,8 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
+    "StoreError",
+    "StoreLockedError",
     "TransportError",
 ]
 
@@ -193,3 +198,35 @@ class DeadlineExceededError(InvoiceAsyncError, TimeoutError):
 
     No request starts after the deadline, and no retry or Retry-After pause waits past it.
     """
+
+
+class StoreError(InvoiceAsyncError):
+    """The store (:class:`~invoice_async.InvoiceStore`) cannot be used.
+
+    The file is not an invoice_async store, was made by a newer version of invoice_async, or
+    SQLite failed while reading or writing it (disk full, a corrupt file). Nothing is lost:
+    each transaction is written whole or not at all.
+
+    Attributes:
+        path: the store's file (or the folder a lock protects), as text.
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing to this store, or exporting into this folder.
+
+    Raised at once, never waited for; the other process is not disturbed. The message names
+    it: ``another export is using out (pid 1234)``.
+
+    Attributes:
+        path: the store or folder that is in use.
+        pid: the process id of the writer holding it, or None when it is not known.
+    """
+
+    def __init__(self, message: str, *, path: str = "", pid: int | None = None) -> None:
+        self.pid = pid
+        super().__init__(message, path=path)

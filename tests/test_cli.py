@@ -1,4 +1,5 @@
-"""The real ``invoice-async`` entry point in a subprocess, against the fake server."""
+"""The real ``invoice-async`` entry point (export and sync) in a subprocess, against the fake
+server."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from pathlib import Path
 
 import attrs
 import pytest
+from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from invoice_async import cli
+from invoice_async import InvoiceClient, InvoiceStore, cli
 from invoice_async._logging import logger
 from invoice_async.testing import FakeI3DServer, make_invoices
+from tests._stores import query, statuses
 
 TOKEN = "cli-token-Qm3x9"
 ENTRY_POINT = str(Path(sys.executable).parent / "invoice-async")
@@ -162,31 +166,137 @@ async def test_bad_token_exits_1_with_one_line_and_no_traceback(
     assert not (tmp_path / "invoices.jsonl").exists()
 
 
-async def test_failed_items_are_recorded_and_exit_1(tmp_path: Path) -> None:
+async def test_failed_items_exit_3_and_the_same_command_retries_only_them(
+    tmp_path: Path,
+) -> None:
     async with FakeI3DServer(token=TOKEN, count=10, non_pdf_ids={3}) as base_url:
-        run = await invoke("export", str(tmp_path), "--pdfs", "--base-url", base_url)
-    assert run.code == 1
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["complete"] is False
-    assert [(f["invoice_id"], f["what"]) for f in manifest["failures"]] == [(3, "pdf")]
-    assert len(list((tmp_path / "pdf").iterdir())) == 9  # the others are all there
-    assert "failed: pdf of invoice 3" in run.stderr
+        server_args = ("export", str(tmp_path), "--pdfs", "--base-url", base_url)
+        run = await invoke(*server_args)
+        assert run.code == 3
+        manifest = json.loads((tmp_path / "manifest.json").read_text())
+        assert manifest["complete"] is False
+        assert [(f["invoice_id"], f["what"]) for f in manifest["failures"]] == [(3, "pdf")]
+        assert len(list((tmp_path / "pdf").iterdir())) == 9  # the others are all there
+        assert "failed: pdf of invoice 3" in run.stderr
+        assert "run the same command again to retry them" in run.stderr
+    async with FakeI3DServer(token=TOKEN, count=10) as base_url:  # the API works again
+        server_args = ("export", str(tmp_path), "--pdfs", "--base-url", base_url)
+        retried = await invoke(*server_args)
+    assert retried.code == 0, retried.stderr
+    assert "10 PDFs" in retried.stdout
+    assert "9 already on disk" in retried.stdout
+    assert json.loads((tmp_path / "manifest.json").read_text())["complete"] is True
 
 
-async def test_a_corrupt_checkpoint_is_one_clear_line(
+async def test_a_corrupt_store_is_one_clear_line_and_fresh_starts_over(
     server: FakeI3DServer, tmp_path: Path
 ) -> None:
-    checkpoint = tmp_path / ".checkpoint"
-    checkpoint.mkdir()
-    (checkpoint / "scope.json").write_text('{"unpaid": false, "filter": null}')
-    (checkpoint / "details.jsonl").write_text("{not json\n")
-    run = await invoke(
-        "export", str(tmp_path), "--details", "--resume", "--base-url", server.base_url
-    )
-    assert run.code == 2
-    assert "corrupt" in run.stderr
+    (tmp_path / ".invoice-async.sqlite").write_bytes(b"not a database at all " * 200)
+    run = await invoke("export", str(tmp_path), "--base-url", server.base_url)
+    assert run.code == 1
+    assert "is not an invoice_async store" in run.stderr
+    assert "--fresh" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     assert "Traceback" not in run.stderr
+    assert sum(server.requests_per_path.values()) == 0
+    fresh = await invoke("export", str(tmp_path), "--fresh", "--base-url", server.base_url)
+    assert fresh.code == 0, fresh.stderr
+
+
+async def test_another_scope_on_the_same_store_is_a_usage_error_until_fresh(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    args = ("export", str(tmp_path), "--details", "--base-url", server.base_url)
+    assert (await invoke(*args)).code == 0
+    unpaid = await invoke(*args, "--unpaid")
+    assert unpaid.code == 2
+    assert "holds all invoices, not unpaid invoices" in unpaid.stderr
+    assert "--fresh" in unpaid.stderr
+    fresh = await invoke(
+        "export", str(tmp_path), "--unpaid", "--fresh", "--base-url", server.base_url
+    )
+    assert fresh.code == 0, fresh.stderr
+    assert not (tmp_path / "details.jsonl").exists()  # --fresh removed what the export wrote
+    rows = (tmp_path / "invoices.jsonl").read_text().splitlines()
+    assert len(rows) == len(server.unpaid_invoices)
+    assert statuses(tmp_path / ".invoice-async.sqlite") == ["complete"]
+
+
+async def test_sync_prints_the_changes_and_keeps_the_store_current(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    store, pdfs = tmp_path / "inv.sqlite", tmp_path / "pdf"
+    args = ("sync", str(store), "--pdf-dir", str(pdfs), "--base-url", server.base_url)
+    first = await invoke(*args)
+    assert first.code == 0, first.stderr
+    assert first.stdout.startswith(
+        f"synced 60 invoices into {store}: 60 new, 0 changed, 0 paid, 0 removed, 0 unchanged; "
+        "fetched 60 details, 60 PDFs in "
+    )
+    paid = server.pay(2)
+    server.insert_at_head(1)
+    server.reset_stats()
+    second = await invoke(*args)
+    assert second.code == 0, second.stderr
+    assert ": 1 new, 0 changed, 2 paid, 0 removed, 58 unchanged; fetched 3 details, 3 PDFs" in (
+        second.stdout
+    )
+    assert server.requests_per_path["detail"] == server.requests_per_path["pdf"] == 3
+    events = query(store, "SELECT invoice_id FROM payment_events ORDER BY 1")
+    assert events == sorted((inv.id,) for inv in paid)
+    assert len(list(pdfs.glob("*.pdf"))) == 61
+    bare = await invoke("sync", str(store), "--no-details", "--base-url", server.base_url)
+    assert bare.code == 0, bare.stderr
+    assert "fetched 0 details, 0 PDFs" in bare.stdout
+
+
+async def test_a_sync_of_a_store_in_use_stops_at_once_and_the_holder_goes_on(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "inv.sqlite"
+    async with (
+        InvoiceClient(TOKEN, base_url=server.base_url) as client,
+        InvoiceStore(path) as holder,
+    ):
+        run = await invoke("sync", str(path), "--base-url", server.base_url)
+        assert run.code == 1
+        assert run.stderr.splitlines() == [
+            f"invoice-async: error: another sync or export is using {path} (pid {os.getpid()})"
+        ]
+        assert sum(server.requests_per_path.values()) == 0
+        assert (await holder.sync(client)).new == 60
+
+
+async def test_two_exports_into_one_folder_the_second_stops_and_the_first_is_unharmed(
+    tmp_path: Path,
+) -> None:
+    gate, waiting = asyncio.Event(), asyncio.Event()
+
+    @web.middleware
+    async def hold(request: web.Request, handler: Handler) -> web.StreamResponse:
+        waiting.set()
+        await gate.wait()
+        return await handler(request)
+
+    server = FakeI3DServer(token=TOKEN, count=60, page_cap=25, pdf_size=3000)
+    server.app.middlewares.append(hold)
+    async with server as base_url:
+        args = ("export", str(tmp_path), "--details", "--pdfs", "--base-url", base_url)
+        first = asyncio.create_task(invoke(*args))
+        async with asyncio.timeout(60):
+            await waiting.wait()  # the first export holds the folder and waits on the API
+        pid = next(int(line) for line in (tmp_path / ".invoice-async.lock").read_text().split())
+        second = await invoke(*args)
+        gate.set()
+        done = await first
+    assert second.code == 1
+    assert second.stderr.splitlines() == [
+        f"invoice-async: error: another export is using {tmp_path} (pid {pid})"
+    ]
+    assert done.code == 0, done.stderr
+    assert len((tmp_path / "details.jsonl").read_text().splitlines()) == 60
+    assert len(list((tmp_path / "pdf").glob("*.pdf"))) == 60
+    assert json.loads((tmp_path / "manifest.json").read_text())["complete"] is True
 
 
 async def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
@@ -203,6 +313,10 @@ async def test_missing_token_is_a_usage_error(tmp_path: Path) -> None:
         ("export",),
         ("export", "out", "--page-size", "0"),
         ("export", "out", "--format", "xml"),
+        ("export", "out", "--fresh", "--resume"),
+        ("sync",),
+        ("sync", "s.sqlite", "--pdf-dir"),
+        ("sync", "s.sqlite", "--details"),
         ("frobnicate",),
     ],
 )
@@ -228,6 +342,16 @@ async def test_python_dash_m_runs_the_same_command() -> None:
     out, _ = await process.communicate()
     assert process.returncode == 0
     assert b"export" in out
+    assert b"sync" in out
+
+
+async def test_verify_without_pdfs_is_a_usage_error_before_any_request(
+    server: FakeI3DServer, tmp_path: Path
+) -> None:
+    run = await invoke("export", str(tmp_path), "--verify", "--base-url", server.base_url)
+    assert run.code == 2
+    assert "pass pdf_dir too" in run.stderr
+    assert sum(server.requests_per_path.values()) == 0
 
 
 # --- log lines: main() in this process (a thread, so the server runs on the test's loop) ---

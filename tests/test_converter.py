@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from invoice_async import Invoice, InvoiceDetail, PaymentStatus, errors
 from invoice_async._converter import structure_detail, structure_invoice
-from invoice_async._export import invoice_from_record, record
+from invoice_async._store_schema import invoice_from_row, invoice_record, invoice_row
 from tests._samples import DETAIL, LIST_ITEM
 
 T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
@@ -155,12 +155,13 @@ def test_a_non_object_item_is_an_invalid_response(raw: object) -> None:
 
 def test_export_record_keeps_cents_and_iso_utc_dates_and_reads_back() -> None:
     invoice = structure_invoice(LIST_ITEM)
-    exported = record(invoice)
+    row = invoice_row(invoice)  # as the store holds it
+    exported = invoice_record(row)  # as the export writes it
     assert exported["amount_inc_vat"] == 12100
     assert exported["creation_date"] == "2023-11-14T22:13:20+00:00"
     assert exported["payment_status"] == 1
     assert exported["is_credit"] is False
-    assert invoice_from_record(exported) == invoice
+    assert invoice_from_row(row) == invoice
 
 
 # --- property: any valid API object round-trips to the right typed values --------------------

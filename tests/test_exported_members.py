@@ -12,9 +12,11 @@ CONTRACT = {
     "InvoiceClient",
     "Invoice",
     "InvoiceDetail",
+    "InvoiceStore",
     "Outcome",
     "PaymentStatus",
     "PdfDownload",
+    "SyncSummary",
     "errors",
 }
 
@@ -28,9 +30,10 @@ def test_all_is_the_documented_contract() -> None:
 def test_every_public_name_has_a_docstring() -> None:
     for name in invoice_async.__all__:
         assert inspect.getdoc(getattr(invoice_async, name)), name
-    for name, member in inspect.getmembers(invoice_async.InvoiceClient):
-        if not name.startswith("_") and callable(member):
-            assert inspect.getdoc(member), f"InvoiceClient.{name}"
+    for cls in (invoice_async.InvoiceClient, invoice_async.InvoiceStore):
+        for name, member in inspect.getmembers(cls):
+            if not name.startswith("_") and (callable(member) or isinstance(member, property)):
+                assert inspect.getdoc(member), f"{cls.__name__}.{name}"
 
 
 def test_every_error_derives_from_the_base_and_is_exported() -> None:
@@ -39,6 +42,7 @@ def test_every_error_derives_from_the_base_and_is_exported() -> None:
     assert set(exported) - {cls.__name__ for cls in classes} == {"FieldError"}
     assert all(issubclass(cls, errors.InvoiceAsyncError) for cls in classes)
     assert issubclass(errors.ConfigurationError, ValueError)
+    assert issubclass(errors.StoreLockedError, errors.StoreError)
     for cls in classes:
         assert cls.__name__ in (errors.__doc__ or ""), cls.__name__
 

@@ -22,9 +22,9 @@ LAYERS: list[set[str]] = [
     {"_retry"},
     {"_fanout", "_paging", "_pdfs"},
     {"_client"},
-    {"__init__"},  # the public names, for the store and the application above
-    {"_store", "_sync", "_store_schema", "_export_files"},
-    {"cli", "_export", "_checkpoint", "__main__", "testing"},
+    {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock"},
+    {"__init__"},  # the public names, for the application above
+    {"cli", "_export", "_progress", "__main__", "testing"},
 ]
 LAYER_OF = {name: number for number, layer in enumerate(LAYERS) for name in layer}
 # testing/ may use the client's errors only; the fake-clock helper drives a client.

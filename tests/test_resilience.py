@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,16 +18,18 @@ from invoice_async import InvoiceClient
 from invoice_async._export import ExportOptions, run_export
 from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
 from tests._samples import start_of
+from tests._stores import STORE_FILES, content, statuses
 
 TOKEN = "resilience-token-4dQ"
 ENTRY_POINT = str(Path(sys.executable).parent / "invoice-async")
 
 
 def files_of(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (the manifest's clock line aside), by relative path."""
+    """Every file under ``directory`` (the manifest's clock line and the export's own store
+    and locks aside, compared by ``content``), by relative path."""
     found = {}
     for path in sorted(directory.rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.name not in STORE_FILES:
             data = path.read_bytes()
             if path.name == "manifest.json":
                 manifest = json.loads(data)
@@ -127,6 +130,33 @@ async def run_cli(*args: str) -> int:
     return process.returncode
 
 
+class Killer:
+    """Kills the CLI process it runs when the server sees the n-th request to a route."""
+
+    def __init__(self) -> None:
+        self.route, self.at = "", 0
+        self.victim: asyncio.subprocess.Process | None = None
+
+    def __call__(self, server: FakeI3DServer, route: str) -> None:
+        at_the_point = route == self.route and server.requests_per_path[route] == self.at
+        if self.victim is not None and at_the_point:
+            os.kill(self.victim.pid, signal.SIGKILL)
+
+    async def run_until_killed(
+        self, server: FakeI3DServer, route: str, at: int, *args: str
+    ) -> None:
+        server.reset_stats()
+        self.route, self.at = route, at
+        self.victim = await asyncio.create_subprocess_exec(
+            ENTRY_POINT, *args, env={**os.environ, "I3D_API_TOKEN": TOKEN},
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        async with asyncio.timeout(120):
+            assert await self.victim.wait() == -signal.SIGKILL, f"not killed at {route} {at}"
+        self.victim = None
+
+
 @pytest.mark.parametrize(("route", "seed"), [("detail", 1), ("pdf", 2), ("pdf", 3)])
 async def test_a_killed_export_resumes_to_the_same_files(
     tmp_path: Path, route: str, seed: int
@@ -134,34 +164,59 @@ async def test_a_killed_export_resumes_to_the_same_files(
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     args = ("--details", "--pdfs", "--concurrency", "4")
     kill_at = random.Random(seed).randrange(5, 95)  # a random point of the run
-    victim: list[asyncio.subprocess.Process] = []
-
-    def kill(server: FakeI3DServer, arrived_route: str) -> None:
-        if arrived_route == route and server.requests_per_path[route] == kill_at and victim:
-            os.kill(victim[0].pid, signal.SIGKILL)
-
-    server = FakeI3DServer(token=TOKEN, count=100, page_cap=30, pdf_size=5000, on_request=kill)
+    killer = Killer()
+    server = FakeI3DServer(token=TOKEN, count=100, page_cap=30, pdf_size=5000, on_request=killer)
     async with server as base_url:
         assert await run_cli("export", str(clean), *args, "--base-url", base_url) == 0
-        server.reset_stats()
-        process = await asyncio.create_subprocess_exec(
-            ENTRY_POINT, "export", str(killed), *args, "--base-url", base_url,
-            env={**os.environ, "I3D_API_TOKEN": TOKEN},
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        victim.append(process)
-        async with asyncio.timeout(120):
-            assert await process.wait() == -signal.SIGKILL
+        await killer.run_until_killed(
+            server, route, kill_at, "export", str(killed), *args, "--base-url", base_url
+        )
         assert not (killed / "manifest.json").exists()  # it really died mid-run
         before = server.requests_per_path.copy()
         assert await run_cli("export", str(killed), *args, "--base-url", base_url, "--resume") == 0
         resumed = server.requests_per_path - before
     assert files_of(killed) == files_of(clean)
+    store = ".invoice-async.sqlite"
+    assert content(killed / store) == content(clean / store)
+    assert statuses(killed / store) == ["interrupted", "complete"]
     details = (killed / "details.jsonl").read_text().splitlines()
     assert len(details) == len(set(details)) == 100  # no duplicate line
-    if route == "pdf":  # the listing and the details were complete: not fetched again
-        assert resumed["list"] == 0
+    if route == "pdf":  # the details were complete: not fetched again (the list is re-read)
         assert resumed["detail"] == 0
     assert resumed[route] <= 100 - kill_at + 4  # only what was missing (and what was in flight)
-    assert not (killed / ".checkpoint").exists()
+
+
+async def test_a_sync_killed_at_seeded_points_and_rerun_ends_exact(tmp_path: Path) -> None:
+    rng = random.Random(13)
+    points = [  # each rerun is killed at the next point, counted from its own start
+        ("list", rng.randrange(2, 4)),
+        ("detail", rng.randrange(5, 95)),
+        ("pdf", rng.randrange(5, 50)),
+        ("pdf", rng.randrange(5, 40)),
+    ]
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    clean.mkdir()
+    killed.mkdir()
+    killer = Killer()
+    server = FakeI3DServer(token=TOKEN, count=100, page_cap=30, pdf_size=5000, on_request=killer)
+    async with server as base_url:
+
+        def sync(folder: Path) -> tuple[str, ...]:
+            return ("sync", str(folder / "s.sqlite"), "--pdf-dir", str(folder / "pdf"),
+                    "--concurrency", "4", "--base-url", base_url)  # fmt: skip
+
+        assert await run_cli(*sync(clean)) == 0
+        fetched: Counter[str] = Counter()
+        for route, at in points:
+            await killer.run_until_killed(server, route, at, *sync(killed))
+            fetched += server.requests_per_path
+        server.reset_stats()
+        assert await run_cli(*sync(killed)) == 0
+        fetched += server.requests_per_path
+    assert content(killed / "s.sqlite") == content(clean / "s.sqlite")
+    assert files_of(killed / "pdf") == files_of(clean / "pdf")
+    assert statuses(killed / "s.sqlite") == ["interrupted"] * len(points) + ["complete"]
+    # Nothing fetched twice but what was in flight at a kill (4 at most each time).
+    assert fetched["detail"] <= 100 + 4
+    assert fetched["pdf"] <= 100 + 2 * 4
+    assert not list((killed / "pdf").glob(".*.part"))

@@ -397,11 +397,51 @@ class InvoiceStore:
             )
             for inv in self.ordered("unpaid")[:n]
         ]
-        for inv in paid:
+        self._replace(paid)
+        return paid
+
+    def change(self, ids: Iterable[int]) -> list[FakeInvoice]:
+        """Give these invoices a new hash and 1.00 more before VAT; return the new versions."""
+        changed = []
+        for inv in self._pick(ids):
+            excl = inv.amount_excl_vat + 100
+            inc = excl + (excl * inv.vat_percentage + 50) // 100
+            paid = inc if inv.payment_status == 1 else inv.total_paid_amount
+            changed.append(
+                attrs.evolve(
+                    inv,
+                    invoice_hash=hashlib.sha256(inv.invoice_hash.encode()).hexdigest()[:32],
+                    amount_excl_vat=excl,
+                    vat_amount=inc - excl,
+                    amount_inc_vat=inc,
+                    total_paid_amount=paid,
+                    remaining_amount=inc - paid,
+                )
+            )
+        self._replace(changed)
+        return changed
+
+    def remove(self, ids: Iterable[int]) -> list[FakeInvoice]:
+        """Delete these invoices (they leave both lists; by id or number: 404); return them."""
+        removed = self._pick(ids)
+        for inv in removed:
+            del self.by_id[inv.id], self.by_number[inv.invoice_number]
+            self._encoded.pop(inv.id, None)
+        self._ordered = {}
+        return removed
+
+    def _pick(self, ids: Iterable[int]) -> list[FakeInvoice]:
+        wanted = list(dict.fromkeys(ids))
+        unknown = [i for i in wanted if i not in self.by_id]
+        if unknown:
+            raise ValueError(f"no such invoices: {unknown}")
+        return [self.by_id[i] for i in wanted]
+
+    def _replace(self, invoices: Iterable[FakeInvoice]) -> None:
+        for inv in invoices:
             self.by_id[inv.id] = self.by_number[inv.invoice_number] = inv
             self._encoded.pop(inv.id, None)
         self._ordered = {}
-        return paid
 
 
 _PDF_HEADER = b"%PDF-1.4\n"

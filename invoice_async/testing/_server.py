@@ -224,6 +224,16 @@ class FakeI3DServer:
         """Mark the first ``n`` invoices of the unpaid list paid (they leave it); return them."""
         return self._store.pay(n)
 
+    def change(self, ids: Iterable[int]) -> list[FakeInvoice]:
+        """Change these invoices' list fields: a new ``invoiceHash`` and 1.00 more before VAT
+        (the totals follow; a paid one stays paid). Their PDFs stay the same. Return them."""
+        return self._store.change(ids)
+
+    def remove(self, ids: Iterable[int]) -> list[FakeInvoice]:
+        """Delete these invoices: they leave both lists, and their detail and PDF answer 404.
+        Return them. An unknown id raises ValueError (and nothing is removed)."""
+        return self._store.remove(ids)
+
     # ---------------------------------------------------------------- faults and stats
     def fail_next(self, kind: FaultKind, *, endpoint: str | None = None, count: int = 1) -> None:
         """Answer the next ``count`` requests (to ``endpoint`` only, if given) with fault ``kind``.

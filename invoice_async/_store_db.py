@@ -1,0 +1,245 @@
+"""The store's SQLite connection: opening, migrations, transactions, runs, scope, reading.
+
+Synchronous: the store calls each method (and each step of ``_sync_steps``) on its one worker
+thread, in order, so one connection serves them all. Every write is one transaction
+(``BEGIN IMMEDIATE`` … ``COMMIT``) that also records the run's counts so far in
+``runs.counts``, so what a run did is known even if it is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from . import errors
+from ._logging import logger
+from ._store_schema import (
+    APPLICATION_ID,
+    DETAIL_FIELDS,
+    INVOICE_FIELDS,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    detail_record,
+    invoice_record,
+)
+
+COUNTS: Final = (
+    "listed",
+    "new",
+    "changed",
+    "paid",
+    "removed",
+    "unchanged",
+    "details_fetched",
+    "pdfs_fetched",
+)
+_INVOICE_COLUMNS: Final = ", ".join(INVOICE_FIELDS)
+IN_LIST: Final = "i.list_position IS NOT NULL"
+"""An invoice (``i``) that is in the store's copy of the list."""
+CURRENT_PDFS: Final = f"FROM invoices i JOIN pdfs p ON p.invoice_id = i.id WHERE {IN_LIST}"
+"""The PDF rows (``p``) of the invoices in the list."""
+
+
+def _create_private(path: Path) -> None:
+    """Create the store's file with mode 0o600 if it is not there: SQLite then creates its
+    -wal and -shm files with the same mode."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+    finally:
+        os.close(fd)
+
+
+def check_discardable(path: Path) -> None:
+    """Raise StoreError if ``path`` is an SQLite database of something else, which ``fresh``
+    must not delete; a store, a corrupt file or no file at all may be discarded."""
+    if not path.exists():
+        return
+    conn = sqlite3.connect(path)
+    try:
+        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlite3.DatabaseError:
+        return  # not a database (a corrupt store): nothing to keep
+    finally:
+        conn.close()
+    if tables and app_id != APPLICATION_ID:
+        raise errors.StoreError(
+            f"the store {path} is an SQLite database, but not an invoice_async store: "
+            "not discarding it",
+            path=str(path),
+        )
+
+
+def _scope_text(unpaid: bool, text: str | None) -> str:
+    kind = "unpaid invoices" if unpaid else "all invoices"
+    return kind if text is None else f"{kind} whose description contains {text!r}"
+
+
+class Database:
+    """One open store: its connection, and the counts of the run in progress."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (creating or migrating) the store at ``path``; raises StoreError when the
+        file is not a store, or was made by a newer invoice_async."""
+        self.path = path
+        _create_private(path)
+        self.conn = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
+        try:
+            self._prepare()
+        except BaseException:
+            self.conn.close()
+            raise
+        self.run_id = 0
+        self.counts = dict.fromkeys(COUNTS, 0)
+
+    def _prepare(self) -> None:
+        conn = self.conn
+        conn.execute("PRAGMA busy_timeout = 5000")  # a reader's checkpoint, briefly
+        try:
+            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._error(
+                f"is not an invoice_async store ({exc}); start it over with fresh=True "
+                "(--fresh on the command line)"
+            ) from None
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        if tables and app_id != APPLICATION_ID:
+            raise self._error("is an SQLite database, but not an invoice_async store")
+        if version > SCHEMA_VERSION:
+            raise self._error(
+                f"was made by a newer invoice_async (schema version {version}; this one "
+                f"knows up to {SCHEMA_VERSION})"
+            )
+        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        if mode != "wal":
+            raise self._error(f"cannot use write-ahead logging (journal mode {mode!r})")
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: a kill loses no commit
+        conn.execute("PRAGMA foreign_keys = ON")
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            self._migrate(number)
+            if version:  # an existing store moved on: worth a line; a new one is not
+                logger.info("store %s: migrated to schema version %d", self.path, number)
+        with self.transaction():  # a run still "running" was killed: nobody else writes
+            conn.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+
+    def _migrate(self, number: int) -> None:
+        script = f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};"
+        try:
+            self.conn.executescript(script)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+
+    def _error(self, text: str) -> errors.StoreError:
+        return errors.StoreError(f"the store {self.path} {text}", path=str(self.path))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def add_counts(self, deltas: dict[str, int]) -> dict[str, int]:
+        """The run's counts with ``deltas`` added, written to ``runs`` (in the transaction)."""
+        counts = {name: value + deltas.get(name, 0) for name, value in self.counts.items()}
+        self.conn.execute(
+            "UPDATE runs SET counts = ? WHERE id = ?", (json.dumps(counts), self.run_id)
+        )
+        return counts
+
+    def close(self) -> None:
+        """Close the connection (SQLite checkpoints the WAL into the file)."""
+        self.conn.close()
+
+    # --- runs and scope -----------------------------------------------------------------------
+
+    def begin_run(
+        self, unpaid: bool, text: str | None, pdf_dir: str | None, now: str
+    ) -> str | None:
+        """Check the scope, remember it, and start a run; returns the PDF folder remembered.
+
+        The scope (unpaid or not, the filter) and the PDF folder are fixed once the store
+        holds invoices (PDFs, for the folder); another one raises ConfigurationError.
+        """
+        with self.transaction() as conn:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            (has_invoices,) = conn.execute("SELECT EXISTS (SELECT 1 FROM invoices)").fetchone()
+            held, asked = (meta.get("unpaid") == "1", meta.get("filter")), (unpaid, text)
+            if has_invoices and "unpaid" in meta and held != asked:
+                raise errors.ConfigurationError(
+                    f"the store {self.path} holds {_scope_text(*held)}, not "
+                    f"{_scope_text(*asked)}: sync it with the same scope, or start it over "
+                    "(fresh=True; --fresh on the command line)"
+                )
+            remembered = meta.get("pdf_dir")
+            (has_pdfs,) = conn.execute("SELECT EXISTS (SELECT 1 FROM pdfs)").fetchone()
+            if pdf_dir is not None and remembered not in (None, pdf_dir) and has_pdfs:
+                raise errors.ConfigurationError(
+                    f"the store {self.path} keeps its PDFs in {remembered!r}, not {pdf_dir!r}: "
+                    "pass the same folder, none, or start the store over (--fresh)"
+                )
+            rows = [("unpaid", "1" if unpaid else "0"), ("filter", text)]
+            if pdf_dir is not None:
+                rows.append(("pdf_dir", pdf_dir))
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
+            self.counts = dict.fromkeys(COUNTS, 0)
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, status, counts) VALUES (?, 'running', ?)",
+                (now, json.dumps(self.counts)),
+            )
+            self.run_id = cursor.lastrowid or 0
+        return pdf_dir or remembered
+
+    def finish_run(
+        self, status: str, failures: Sequence[tuple[int, str]], now: str
+    ) -> dict[str, int]:
+        """End the run with ``status``; returns its counts."""
+        document = {**self.counts, "failures": [list(failure) for failure in failures]}
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, counts = ? WHERE id = ?",
+                (status, now, json.dumps(document), self.run_id),
+            )
+        return dict(self.counts)
+
+    # --- reading, for the export's files --------------------------------------------------
+
+    def invoice_records(self) -> Iterator[dict[str, Any]]:
+        """The listed invoices in list order, as the export writes them."""
+        query = (
+            f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE list_position IS NOT NULL "
+            "ORDER BY list_position"
+        )
+        for row in self.conn.execute(query):
+            yield invoice_record(row)
+
+    def detail_records(self) -> Iterator[dict[str, Any]]:
+        """The current details of the listed invoices, in list order."""
+        columns = ", ".join(f"d.{name}" for name in DETAIL_FIELDS)
+        query = (
+            f"SELECT d.invoice_id, {columns} FROM invoices i JOIN details d "
+            f"ON d.invoice_id = i.id WHERE {IN_LIST} AND NOT d.stale ORDER BY i.list_position"
+        )
+        for row in self.conn.execute(query):
+            yield detail_record(row)
+
+    def current_pdfs(self) -> Iterator[tuple[str, int]]:
+        """``(file name, size)`` of the current PDFs of the listed invoices, by name."""
+        query = f"SELECT p.path, p.size {CURRENT_PDFS} AND NOT p.stale ORDER BY p.path"
+        yield from self.conn.execute(query)

@@ -1,0 +1,238 @@
+"""The store's layout, as numbered migration steps; its rows; and the change test. Pure.
+
+A store at schema version k (``PRAGMA user_version``) is brought up to date by running steps
+k+1 … N, each in its own transaction with the version it reaches. A new store runs them all.
+The column names of ``invoices`` and ``details`` are the model attribute names, exactly as
+``invoices.jsonl`` and ``details.jsonl`` write them; users' queries rely on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final, Literal
+
+import attrs
+
+from ._models import Invoice, InvoiceDetail, PaymentStatus
+
+APPLICATION_ID: Final = 0x49415331  # "IAS1" in the SQLite header: this file is a store
+PAID: Final = int(PaymentStatus.PAID)
+
+INVOICE_FIELDS: Final = tuple(field.name for field in attrs.fields(Invoice))
+"""The ``invoices`` columns that hold the model, ``id`` first, in the model's order."""
+
+DETAIL_FIELDS: Final = tuple(f.name for f in attrs.fields(InvoiceDetail) if f.name != "id")
+"""The ``details`` columns after ``invoice_id``, in the model's order."""
+
+COMPARED: Final = (
+    "invoice_hash",
+    "payment_status",
+    "payment_date",
+    "amount_inc_vat",
+    "amount_excl_vat",
+    "remaining_amount",
+    "total_paid_amount",
+    "creation_date",
+    "due_date",
+)
+"""The list fields whose change means the detail and the PDF are fetched again."""
+
+_STATUS: Final = COMPARED.index("payment_status")
+_COMPARED_AT: Final = tuple(INVOICE_FIELDS.index(name) for name in COMPARED)
+
+MIGRATIONS: Final[Sequence[str]] = (
+    # 1: the copy of the list, the details, the PDFs, the runs, and the store's scope (meta).
+    f"""
+    PRAGMA application_id = {APPLICATION_ID};
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        status      TEXT NOT NULL CHECK (status IN
+                        ('running', 'complete', 'partial', 'failed', 'interrupted')),
+        counts      TEXT NOT NULL DEFAULT '{{}}'
+    );
+    CREATE TABLE invoices (
+        id                INTEGER PRIMARY KEY,
+        invoice_number    TEXT NOT NULL,
+        invoice_hash      TEXT NOT NULL,
+        description       TEXT NOT NULL,
+        currency          TEXT NOT NULL,
+        currency_sign     TEXT NOT NULL,
+        amount_inc_vat    INTEGER NOT NULL,
+        amount_excl_vat   INTEGER NOT NULL,
+        remaining_amount  INTEGER NOT NULL,
+        total_paid_amount INTEGER NOT NULL,
+        payment_status    INTEGER NOT NULL,
+        payment_date      TEXT,
+        is_credit         INTEGER NOT NULL CHECK (is_credit IN (0, 1)),
+        creation_date     TEXT NOT NULL,
+        due_date          TEXT NOT NULL,
+        list_position     INTEGER,
+        first_seen        TEXT NOT NULL,
+        last_seen         TEXT NOT NULL,
+        removed_at        TEXT,
+        listed_run        INTEGER REFERENCES runs (id)
+    );
+    CREATE TABLE details (
+        invoice_id        INTEGER PRIMARY KEY REFERENCES invoices (id),
+        invoice_number    TEXT NOT NULL,
+        invoice_hash      TEXT NOT NULL,
+        client_number     TEXT NOT NULL,
+        creation_date     TEXT NOT NULL,
+        due_date          TEXT NOT NULL,
+        payment_status    INTEGER NOT NULL,
+        payment_date      TEXT,
+        is_credit         INTEGER NOT NULL CHECK (is_credit IN (0, 1)),
+        payment_term      INTEGER NOT NULL,
+        currency          TEXT NOT NULL,
+        currency_sign     TEXT NOT NULL,
+        vat_percentage    INTEGER NOT NULL,
+        vat_amount        INTEGER NOT NULL,
+        amount_inc_vat    INTEGER NOT NULL,
+        amount_excl_vat   INTEGER NOT NULL,
+        fetched_at        TEXT NOT NULL
+    );
+    CREATE TABLE pdfs (
+        invoice_id INTEGER PRIMARY KEY REFERENCES invoices (id),
+        path       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        fetched_at TEXT NOT NULL
+    );
+    """,
+    # 2: the payment history; a detail or PDF made stale by a change of its invoice stays
+    # readable until it is fetched again; list order by index.
+    """
+    CREATE TABLE payment_events (
+        id         INTEGER PRIMARY KEY,
+        invoice_id INTEGER NOT NULL REFERENCES invoices (id),
+        old_status INTEGER NOT NULL,
+        new_status INTEGER NOT NULL,
+        seen_at    TEXT NOT NULL,
+        run_id     INTEGER REFERENCES runs (id)
+    );
+    CREATE INDEX payment_events_by_invoice ON payment_events (invoice_id);
+    ALTER TABLE details ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE pdfs ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX invoices_by_position ON invoices (list_position);
+    """,
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def invoice_row(invoice: Invoice) -> tuple[Any, ...]:
+    """The ``invoices`` values of a listed invoice, in :data:`INVOICE_FIELDS` order: integer
+    cents, the status as an integer, dates as ISO 8601 UTC text, ``is_credit`` as 0/1."""
+    return (
+        invoice.id,
+        invoice.invoice_number,
+        invoice.invoice_hash,
+        invoice.description,
+        invoice.currency,
+        invoice.currency_sign,
+        invoice.amount_inc_vat,
+        invoice.amount_excl_vat,
+        invoice.remaining_amount,
+        invoice.total_paid_amount,
+        int(invoice.payment_status),
+        _iso(invoice.payment_date),
+        int(invoice.is_credit),
+        invoice.creation_date.isoformat(),
+        invoice.due_date.isoformat(),
+    )
+
+
+def detail_row(invoice_id: int, detail: InvoiceDetail, fetched_at: str) -> tuple[Any, ...]:
+    """The ``details`` values: the invoice id asked for, :data:`DETAIL_FIELDS`, the time."""
+    return (
+        invoice_id,
+        detail.invoice_number,
+        detail.invoice_hash,
+        detail.client_number,
+        detail.creation_date.isoformat(),
+        detail.due_date.isoformat(),
+        int(detail.payment_status),
+        _iso(detail.payment_date),
+        int(detail.is_credit),
+        detail.payment_term,
+        detail.currency,
+        detail.currency_sign,
+        detail.vat_percentage,
+        detail.vat_amount,
+        detail.amount_inc_vat,
+        detail.amount_excl_vat,
+        fetched_at,
+    )
+
+
+def invoice_record(row: Sequence[Any]) -> dict[str, Any]:
+    """An ``invoices`` row (:data:`INVOICE_FIELDS`) as the export writes it: the model's
+    attribute names in order, ``is_credit`` a bool, everything else as stored."""
+    record = dict(zip(INVOICE_FIELDS, row, strict=True))
+    record["is_credit"] = bool(record["is_credit"])
+    return record
+
+
+def detail_record(row: Sequence[Any]) -> dict[str, Any]:
+    """A ``details`` row (``invoice_id`` + :data:`DETAIL_FIELDS`) as the export writes it,
+    with the invoice id as ``id``."""
+    record = dict(zip(("id", *DETAIL_FIELDS), row, strict=True))
+    record["is_credit"] = bool(record["is_credit"])
+    return record
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def invoice_from_row(row: Sequence[Any]) -> Invoice:
+    """The Invoice an ``invoices`` row (:data:`INVOICE_FIELDS`) holds."""
+    values = dict(zip(INVOICE_FIELDS, row, strict=True))
+    values["payment_status"] = PaymentStatus(values["payment_status"])
+    values["is_credit"] = bool(values["is_credit"])
+    for name in ("payment_date", "creation_date", "due_date"):
+        values[name] = _datetime(values[name])
+    return Invoice(**values)
+
+
+# --- the change test --------------------------------------------------------------------------
+
+Change = Literal["new", "changed", "paid", "unchanged"]
+
+
+def compared(row: Sequence[Any]) -> tuple[Any, ...]:
+    """The :data:`COMPARED` values of an ``invoices`` row (:data:`INVOICE_FIELDS` order)."""
+    return tuple(row[index] for index in _COMPARED_AT)
+
+
+def classify(before: Sequence[Any] | None, after: Sequence[Any]) -> Change:
+    """What a listing says of one invoice, from its :data:`COMPARED` values.
+
+    ``before`` is what the store holds, or None when the invoice is not in its copy of the
+    list (never seen, or removed since). ``"paid"``: the status changed to paid; ``"changed"``:
+    any other compared field (or status) changed; ``"new"`` and ``"unchanged"`` as named.
+    Other list fields (description, currency, number) are kept current without a refetch.
+    """
+    if before is None:
+        return "new"
+    if tuple(before) == tuple(after):
+        return "unchanged"
+    if before[_STATUS] != after[_STATUS] and after[_STATUS] == PAID:
+        return "paid"
+    return "changed"
+
+
+def status_of(values: Sequence[Any]) -> int:
+    """The payment status among :data:`COMPARED` values."""
+    status: int = values[_STATUS]
+    return status
