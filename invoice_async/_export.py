@@ -88,11 +88,13 @@ class ExportSummary:
 
 
 def client_numbers(stats: ClientStats) -> str:
-    """``1,023 requests, 2 retries, 0 rate-limited, paused 0.0s``."""
+    """``1,023 requests, 2 retries, 0 rate-limited, paused 0.0s, unpaced`` (or ``paced at
+    96/s``: the pace the client keeps at the end)."""
+    pace = "unpaced" if stats.rate is None else f"paced at {stats.rate:.0f}/s"
     return (
         f"{_count(stats.requests, 'request', 'requests')}, "
         f"{_count(stats.retries, 'retry', 'retries')}, "
-        f"{stats.rate_limited:,} rate-limited, paused {stats.paused_seconds:.1f}s"
+        f"{stats.rate_limited:,} rate-limited, paused {stats.paused_seconds:.1f}s, {pace}"
     )
 
 
@@ -144,7 +146,7 @@ async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSum
         async with store:  # locked (and, with fresh, emptied) before any file is touched
             _prepare_folder(out, options)
             pdf_dir = out / PDF_FOLDER if options.pdfs else None
-            with ProgressBar(options.progress) as bar:
+            with ProgressBar(options.progress, lambda: client.stats) as bar:
                 synced = await store.sync(
                     client,
                     details=options.details,

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import sys
@@ -22,7 +23,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import attrs
 
@@ -43,6 +44,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
     return value
 
 
@@ -68,6 +79,13 @@ def _client_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--page-size", type=_positive_int, default=100, metavar="N")
     command.add_argument(
         "--concurrency", type=_positive_int, default=8, metavar="N", help="requests at once"
+    )
+    command.add_argument(
+        "--max-per-second",
+        type=_positive_number,
+        metavar="N",
+        help="never start more than N requests a second (the client also learns the API's "
+        "limit from its 429s)",
     )
     command.add_argument("--base-url", default="https://api.i3d.net", metavar="URL")
     command.add_argument(
@@ -178,7 +196,11 @@ async def _api(args: argparse.Namespace) -> AsyncIterator[InvoiceClient]:
     ``--concurrency N`` is the most requests at once for the whole run, so it is the
     client's ``max_connections`` (any N works, above 100 too) and its fan-outs' default.
     """
-    limits = {"max_concurrency": args.concurrency, "max_connections": args.concurrency}
+    limits: dict[str, Any] = {
+        "max_concurrency": args.concurrency,
+        "max_connections": args.concurrency,
+        "max_per_second": args.max_per_second,
+    }
     if not args.demo:
         client = InvoiceClient(
             _read_token(args), base_url=args.base_url, page_size=args.page_size, **limits
@@ -233,7 +255,7 @@ async def _sync(args: argparse.Namespace) -> _Done:
     began = time.monotonic()
     async with _api(args) as client:
         store = InvoiceStore(args.store, fresh=args.fresh)
-        with ProgressBar(_show_progress(args)) as bar:
+        with ProgressBar(_show_progress(args), lambda: client.stats) as bar:
             async with store:
                 summary = await store.sync(
                     client,

@@ -8,6 +8,7 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,8 +18,9 @@ import pytest
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from invoice_async import InvoiceClient, InvoiceStore, cli
+from invoice_async import ClientStats, InvoiceClient, InvoiceStore, cli
 from invoice_async._logging import logger
+from invoice_async._progress import ProgressBar
 from invoice_async.testing import FakeI3DServer, make_invoices
 from tests._stores import query, statuses
 
@@ -409,9 +411,34 @@ async def test_the_summary_line_gives_the_clients_numbers(
     run = await run_main(server, tmp_path, "--concurrency", "1", capsys=capsys)  # no read-ahead
     assert run.code == 0, run.stderr
     requests = server.requests_per_path["list"]
-    assert run.stdout.rstrip().endswith(
-        f"s ({requests} requests, 2 retries, 0 rate-limited, paused 0.0s)"
-    )
+    # two 503s with Retry-After: the pacer keeps a learned pace from then on
+    numbers = rf"s \({requests} requests, 2 retries, 0 rate-limited, paused 0.0s, paced at \d+/s\)"
+    assert re.search(numbers + "$", run.stdout.rstrip()), run.stdout
+
+
+@pytest.mark.usefixtures("token_env")
+async def test_max_per_second_is_the_clients_ceiling(
+    server: FakeI3DServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = await run_main(server, tmp_path, "--max-per-second", "5000", capsys=capsys)
+    assert run.code == 0, run.stderr
+    assert run.stdout.rstrip().endswith(", paced at 5000/s)")
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "fast", "nan"])
+async def test_a_bad_max_per_second_is_a_usage_error(
+    server: FakeI3DServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        await run_main(server, tmp_path, "--max-per-second", value, capsys=capsys)
+    assert info.value.code == 2
+
+
+def test_the_progress_bar_shows_the_pace_and_the_429s() -> None:
+    stats = ClientStats(rate_limited=5, rate=96.4)
+    assert ProgressBar(True, lambda: stats)._pace() == "paced at 96/s, 5 429s"
+    assert ProgressBar(True, lambda: ClientStats())._pace() == "unpaced, 0 429s"
+    assert ProgressBar(True)._pace() == ""
 
 
 async def test_debug_shows_each_request_and_the_traceback_of_a_failure(
