@@ -45,7 +45,7 @@ from ._protocol import Page
 from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
-from ._throttle import Throttle
+from ._timekeeper import Throttle
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024

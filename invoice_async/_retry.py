@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from . import errors
 from ._logging import logger
-from ._throttle import Throttle
+from ._timekeeper import Throttle
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from yarl import URL
 
 from . import _args, _protocol, errors
 from ._logging import logger
-from ._throttle import Throttle
+from ._timekeeper import Throttle
 
 _CHUNK_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024

@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 
 from invoice_async import InvoiceClient, errors
 from invoice_async._retry import RETRY_STATUSES, is_retryable, pause_of
-from invoice_async._throttle import Throttle
+from invoice_async._timekeeper import Throttle
 from invoice_async.testing import (
     FakeClock,
     FakeI3DServer,

@@ -9,7 +9,7 @@ import pytest
 from aioresponses import aioresponses
 
 from invoice_async import ClientStats, InvoiceClient, errors
-from invoice_async._throttle import Throttle
+from invoice_async._timekeeper import Throttle
 from invoice_async.testing import FakeClock, FakeI3DServer, use_fake_clock
 from tests._samples import DETAIL
 
