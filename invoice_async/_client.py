@@ -45,7 +45,7 @@ from ._protocol import Page
 from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
-from ._timekeeper import Throttle
+from ._timekeeper import Timekeeper
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
@@ -139,14 +139,14 @@ class InvoiceClient:
         if deadline is not None:
             deadline = check_positive_seconds("deadline", deadline)
         max_retry_after = check_positive_seconds("max_retry_after", max_retry_after)
-        self._throttle = Throttle(
+        self._time = Timekeeper(
             max_per_second,
             adaptive=check_flag("adaptive", adaptive),
             max_retry_after=max_retry_after,
         )
-        self._throttle.set_deadline(deadline)
+        self._time.set_deadline(deadline)
         self._retrier = Retrier(
-            self._throttle, max_retries=self._max_retries, max_retry_after=max_retry_after
+            self._time, max_retries=self._max_retries, max_retry_after=max_retry_after
         )
         self._secret = secret
         remember_token(secret.reveal())  # the invoice_async logger redacts it
@@ -156,7 +156,7 @@ class InvoiceClient:
             timeout=self._timeout,
             connection_limit=self._max_connections,
             max_json_bytes=max_json,
-            throttle=self._throttle,
+            time=self._time,
             session=session,
         )
         self._pdfs = PdfFetcher(self._http, self._retrier, max_bytes=self._max_pdf_bytes)
@@ -204,9 +204,9 @@ class InvoiceClient:
             requests=self._http.requests,
             retries=self._retrier.retries,
             rate_limited=self._http.rate_limited,
-            pauses=self._throttle.pauses,
-            paused_seconds=self._throttle.paused_seconds,
-            rate=self._throttle.rate,
+            pauses=self._time.pauses,
+            paused_seconds=self._time.paused_seconds,
+            rate=self._time.rate,
         )
 
     # --- listing ----------------------------------------------------------------------------

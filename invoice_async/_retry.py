@@ -2,12 +2,12 @@
 
 Which failures retry is a pure rule (``is_retryable``), and so are the waits (``pause_of``,
 ``backoff``). A 429 or 503 that names a ``Retry-After`` does not sleep in the failing call
-only: it pauses the client's :class:`Throttle`, which every request of the client waits on, so
+only: it pauses the client's :class:`Timekeeper`, which every request of the client waits on, so
 no worker of a fan-out and no read-ahead window reaches the server before that time.
 
 Each retry is one INFO line of the ``invoice_async`` logger: the request, why it failed, the
 wait, and which retry of how many. ``invoice_async.testing.instant_retries()`` makes the
-backoff zero (it sets the switch below); a fake clock on the throttle does the same for
+backoff zero (it sets the switch below); a fake clock on the timekeeper does the same for
 Retry-After pauses.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from . import errors
 from ._logging import logger
-from ._timekeeper import Throttle
+from ._timekeeper import Timekeeper
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def set_instant_backoff(enabled: bool) -> bool:
     """Make every client's backoff zero (True) or real (False); returns the previous setting.
 
     The public switch is ``invoice_async.testing.instant_retries()``. Retry-After pauses are
-    not affected: they run on the throttle's clock (use a fake clock for them).
+    not affected: they run on the timekeeper's clock (use a fake clock for them).
     """
     global _instant_backoff
     previous, _instant_backoff = _instant_backoff, enabled
@@ -93,20 +93,20 @@ def describe_failure(error: BaseException) -> str:
 class Retrier:
     """Runs a request again on retryable failures, up to ``max_retries`` more times.
 
-    The waits run on the client's throttle: a Retry-After pauses every request of the client,
-    and a backoff delays this request only. Both use the throttle's clock, so a fake clock
+    The waits run on the client's timekeeper: a Retry-After pauses every request of the client,
+    and a backoff delays this request only. Both use the timekeeper's clock, so a fake clock
     makes them instant, and neither waits past the client's deadline (DeadlineExceededError).
     ``retries`` counts the attempts after the first (``client.stats``).
     """
 
     def __init__(
         self,
-        throttle: Throttle,
+        time: Timekeeper,
         *,
         max_retries: int,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
-        self._throttle = throttle
+        self._time = time
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after
         self.retries = 0
@@ -125,7 +125,7 @@ class Retrier:
                 # window is tried once, and its pause must still hold the other requests.
                 pause = pause_of(error, self._max_retry_after)
                 if pause is not None:
-                    self._throttle.pause_until(self._throttle.now() + pause)
+                    self._time.pause_until(self._time.now() + pause)
                 if retry == most:
                     if pause is not None:
                         self._log(error, pause, None, most, 0.0)
@@ -136,7 +136,7 @@ class Retrier:
             # Out of the except block: neither the wait nor the next attempt is chained to the
             # error above (a DeadlineExceededError from the wait has no __context__).
             if wait:
-                await self._throttle.sleep(wait)
+                await self._time.sleep(wait)
             self.retries += 1
 
     def _log(

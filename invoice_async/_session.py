@@ -19,7 +19,7 @@ from yarl import URL
 
 from . import _args, _protocol, errors
 from ._logging import logger
-from ._timekeeper import Throttle
+from ._timekeeper import Timekeeper
 
 _CHUNK_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024
@@ -126,7 +126,7 @@ class HttpSession:
         timeout: float,
         connection_limit: int,
         max_json_bytes: int,
-        throttle: Throttle,
+        time: Timekeeper,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._base_url = base_url
@@ -135,12 +135,12 @@ class HttpSession:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connection_limit = connection_limit
         self._max_json_bytes = max_json_bytes
-        self._throttle = throttle
+        self._time = time
         self._slots = asyncio.Semaphore(connection_limit)
         self._borrowed = session
         self._owned: aiohttp.ClientSession | None = None
         self._closed = False
-        self.requests = 0  # GETs sent (past the throttle), retries included
+        self.requests = 0  # GETs sent (past the timekeeper), retries included
         self.rate_limited = 0  # 429 answers
         self._middlewares: tuple[ClientMiddlewareType, ...] = (
             *(getattr(session, "_middlewares", ()) or ()),
@@ -186,11 +186,11 @@ class HttpSession:
         read, body not) and its URL. The caller must pass the response to ``_done``."""
         url = self.url(path, query)
         # One slot per request in flight, for the whole client: read-ahead and fan-out share
-        # them, and a request waiting for one has not passed the throttle yet, so a pause that
+        # them, and a request waiting for one has not passed the timekeeper yet, so a pause that
         # starts meanwhile holds it too.
         await self._slots.acquire()
         try:
-            await self._throttle.wait()
+            await self._time.wait()
         except BaseException:
             self._slots.release()
             raise
@@ -201,10 +201,10 @@ class HttpSession:
             response = await self._start(session, url, headers)
         except errors.ApiError:
             self._slots.release()
-            raise  # an error answer: the throttle heard it in _start
+            raise  # an error answer: the timekeeper heard it in _start
         except BaseException:
             self._slots.release()
-            self._throttle.no_answer()
+            self._time.no_answer()
             raise
         return response, url
 
@@ -234,7 +234,7 @@ class HttpSession:
         if failure is not None:
             raise failure  # outside the except block: see translate()
         logger.debug("GET %s -> %s", url, response.status)
-        self._throttle.answered(response.status, response.headers)
+        self._time.answered(response.status, response.headers)
         if response.status < 400:
             return response
         if response.status == 429:
@@ -276,7 +276,7 @@ class HttpSession:
 
     def _request_timeout(self) -> aiohttp.ClientTimeout:
         """The per-request timeout, cut short by the client's deadline when that is nearer."""
-        remaining = self._throttle.remaining()
+        remaining = self._time.remaining()
         total = self._timeout.total
         if remaining is not None and total is not None and remaining < total:
             return aiohttp.ClientTimeout(total=max(remaining, 0.001))

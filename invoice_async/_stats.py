@@ -1,6 +1,6 @@
 """ClientStats: a snapshot of what a client has done, from counters kept where things happen.
 
-The session counts requests and 429 answers, the retrier counts retries, the throttle counts
+The session counts requests and 429 answers, the retrier counts retries, the timekeeper counts
 pauses and their length. Fields are keyword-only with defaults, so adding one (a later
 ``rate``) breaks no caller.
 """

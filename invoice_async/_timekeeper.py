@@ -23,9 +23,11 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-class Throttle:
-    """Holds request starts during a pause, paces them (:class:`~._pacer.Pacer`: a fixed
-    ceiling, a learned rate, rate-limit headers) and refuses them past the deadline.
+class Timekeeper:
+    """Keeps a client's time: its clock (a fake one in tests), the deadline, the Retry-After
+    pauses, and the pace of request starts (:class:`~._pacer.Pacer`: a fixed ceiling, a
+    learned rate, rate-limit headers). It holds request starts during a pause, paces them,
+    and refuses them past the deadline; backoff sleeps run on its clock too.
 
     ``clock`` and ``sleep`` are injectable so tests run on a fake clock and never sleep.
     """
@@ -114,7 +116,7 @@ class Throttle:
         return self._clock()
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep on the throttle's clock; DeadlineExceededError if it would cross the deadline."""
+        """Sleep on the timekeeper's clock; DeadlineExceededError if it would cross the deadline."""
         if self._deadline_at is not None and self._clock() + seconds >= self._deadline_at:
             raise errors.DeadlineExceededError(
                 f"the client's deadline of {self._deadline}s would pass during a wait of "

@@ -14,7 +14,7 @@ from aioresponses import aioresponses
 
 from invoice_async import InvoiceClient, errors
 from invoice_async._retry import RETRY_STATUSES, is_retryable, pause_of
-from invoice_async._timekeeper import Throttle
+from invoice_async._timekeeper import Timekeeper
 from invoice_async.testing import (
     FakeClock,
     FakeI3DServer,
@@ -288,7 +288,7 @@ async def test_a_pause_holds_every_waiting_request_for_its_whole_length() -> Non
             all_waiting.set()
         await asyncio.sleep(0)
 
-    throttle = Throttle(clock=lambda: now, sleep=sleep)
+    throttle = Timekeeper(clock=lambda: now, sleep=sleep)
     throttle.pause_until(105.0)
 
     async def release() -> None:

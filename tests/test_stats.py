@@ -9,7 +9,7 @@ import pytest
 from aioresponses import aioresponses
 
 from invoice_async import ClientStats, InvoiceClient, errors
-from invoice_async._timekeeper import Throttle
+from invoice_async._timekeeper import Timekeeper
 from invoice_async.testing import FakeClock, FakeI3DServer, use_fake_clock
 from tests._samples import DETAIL
 
@@ -81,7 +81,7 @@ async def test_a_request_stopped_by_the_deadline_is_not_counted(http: aiorespons
 
 async def test_paused_seconds_is_the_union_of_overlapping_pauses() -> None:
     clock = FakeClock(start=0.0)
-    throttle = Throttle(clock=clock, sleep=clock.sleep)
+    throttle = Timekeeper(clock=clock, sleep=clock.sleep)
     throttle.pause_until(clock() + 2.0)  # [0, 2]
     clock.advance(1.0)
     throttle.pause_until(clock() + 2.0)  # [1, 3]: extends the pause by 1 s

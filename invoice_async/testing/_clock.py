@@ -48,7 +48,7 @@ def use_fake_clock(client: InvoiceClient, clock: FakeClock) -> None:
     The backoff then "waits" on the fake clock too (its real values show in
     ``clock.sleeps``); to skip it altogether use :func:`instant_retries`.
     """
-    client._throttle.use_clock(clock, clock.sleep)  # the package's own hook
+    client._time.use_clock(clock, clock.sleep)  # the package's own hook
 
 
 @contextlib.contextmanager
