@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import attrs
+
 from . import errors
 from ._models import Invoice, InvoiceDetail, OnError
 from ._protocol import _is_int
@@ -207,3 +209,67 @@ def check_directory(directory: object) -> Path:
     if not path.is_dir():
         raise errors.ConfigurationError(f"directory {str(path)!r} does not exist")
     return path
+
+
+@attrs.frozen
+class Settings:
+    """Every setting of a client, checked (``check_settings``); the token is not one of them."""
+
+    base_url: str
+    page_size: int
+    max_connections: int
+    max_concurrency: int
+    read_ahead: int
+    timeout: float
+    max_retries: int
+    max_response_bytes: int
+    max_pdf_bytes: int
+    max_per_second: float | None
+    deadline: float | None
+    max_retry_after: float
+    adaptive: bool
+
+
+def check_settings(
+    *,
+    base_url: object,
+    allow_insecure_http: object,
+    page_size: object,
+    max_concurrency: object,
+    max_connections: object,
+    read_ahead: object,
+    timeout: object,
+    max_retries: object,
+    max_response_bytes: object,
+    max_pdf_bytes: object,
+    max_per_second: object,
+    deadline: object,
+    max_retry_after: object,
+    adaptive: object,
+    pool: int | None,
+) -> Settings:
+    """The client's keywords, each checked (ConfigurationError names the first bad one).
+
+    ``pool`` is the size of a borrowed session's pool (None for the client's own).
+    """
+    insecure = check_flag("allow_insecure_http", allow_insecure_http)
+    connections, concurrency, ahead = check_limits(
+        max_connections, max_concurrency, read_ahead, pool
+    )
+    return Settings(
+        base_url=check_base_url(base_url, allow_insecure_http=insecure),
+        page_size=check_positive_int("page_size", page_size),
+        max_connections=connections,
+        max_concurrency=concurrency,
+        read_ahead=ahead,
+        timeout=check_positive_seconds("timeout", timeout),
+        max_retries=check_non_negative_int("max_retries", max_retries),
+        max_response_bytes=check_positive_int("max_response_bytes", max_response_bytes),
+        max_pdf_bytes=check_positive_int("max_pdf_bytes", max_pdf_bytes),
+        max_per_second=None
+        if max_per_second is None
+        else check_positive_seconds("max_per_second", max_per_second),
+        deadline=None if deadline is None else check_positive_seconds("deadline", deadline),
+        max_retry_after=check_positive_seconds("max_retry_after", max_retry_after),
+        adaptive=check_flag("adaptive", adaptive),
+    )

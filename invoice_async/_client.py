@@ -19,20 +19,16 @@ import aiohttp
 
 from . import _protocol
 from ._args import (
-    check_base_url,
     check_concurrency,
     check_directory,
     check_filter,
-    check_flag,
     check_invoice_id,
     check_invoice_number,
     check_items,
-    check_limits,
-    check_non_negative_int,
     check_on_error,
     check_positive_int,
-    check_positive_seconds,
     check_retries,
+    check_settings,
     invoice_ref,
 )
 from ._converter import structure_detail, structure_invoice
@@ -124,47 +120,53 @@ class InvoiceClient:
         secret = _protocol.Secret(token if token is not None else os.environ.get(TOKEN_ENV))
         del token
         secret.check()
-        self._base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        self._page_size = check_positive_int("page_size", page_size)
-        self._timeout = check_positive_seconds("timeout", timeout)
-        self._max_retries = check_non_negative_int("max_retries", max_retries)
-        self._max_pdf_bytes = check_positive_int("max_pdf_bytes", max_pdf_bytes)
-        max_json = check_positive_int("max_response_bytes", max_response_bytes)
-        if max_per_second is not None:
-            max_per_second = check_positive_seconds("max_per_second", max_per_second)
         pool = None if session is None else borrowed_pool_size(session)
-        self._max_connections, self._max_concurrency, self._read_ahead = check_limits(
-            max_connections, max_concurrency, read_ahead, pool
-        )
-        if deadline is not None:
-            deadline = check_positive_seconds("deadline", deadline)
-        max_retry_after = check_positive_seconds("max_retry_after", max_retry_after)
-        self._time = Timekeeper(
-            max_per_second,
-            adaptive=check_flag("adaptive", adaptive),
+        self._settings = settings = check_settings(
+            base_url=base_url,
+            allow_insecure_http=allow_insecure_http,
+            page_size=page_size,
+            max_concurrency=max_concurrency,
+            max_connections=max_connections,
+            read_ahead=read_ahead,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_response_bytes=max_response_bytes,
+            max_pdf_bytes=max_pdf_bytes,
+            max_per_second=max_per_second,
+            deadline=deadline,
             max_retry_after=max_retry_after,
+            adaptive=adaptive,
+            pool=pool,
         )
-        self._time.set_deadline(deadline)
+        self._time = Timekeeper(
+            settings.max_per_second,
+            adaptive=settings.adaptive,
+            max_retry_after=settings.max_retry_after,
+        )
+        self._time.set_deadline(settings.deadline)
         self._retrier = Retrier(
-            self._time, max_retries=self._max_retries, max_retry_after=max_retry_after
+            self._time,
+            max_retries=settings.max_retries,
+            max_retry_after=settings.max_retry_after,
         )
         self._secret = secret
         remember_token(secret.reveal())  # the invoice_async logger redacts it
         self._http = HttpSession(
-            base_url=self._base_url,
+            base_url=settings.base_url,
             token=secret,
-            timeout=self._timeout,
-            connection_limit=self._max_connections,
-            max_json_bytes=max_json,
+            timeout=settings.timeout,
+            connection_limit=settings.max_connections,
+            max_json_bytes=settings.max_response_bytes,
             time=self._time,
             session=session,
         )
-        self._pdfs = PdfFetcher(self._http, self._retrier, max_bytes=self._max_pdf_bytes)
+        self._pdfs = PdfFetcher(self._http, self._retrier, max_bytes=settings.max_pdf_bytes)
 
     def __repr__(self) -> str:
+        s = self._settings
         return (
-            f"InvoiceClient(base_url={self._base_url!r}, page_size={self._page_size}, "
-            f"max_concurrency={self._max_concurrency}, max_connections={self._max_connections}, "
+            f"InvoiceClient(base_url={s.base_url!r}, page_size={s.page_size}, "
+            f"max_concurrency={s.max_concurrency}, max_connections={s.max_connections}, "
             "token=<redacted>)"
         )
 
@@ -189,13 +191,13 @@ class InvoiceClient:
     def max_concurrency(self) -> int:
         """The default ``concurrency`` of :meth:`map`, :meth:`invoice_details` and
         :meth:`download_pdfs`; a call may pass a higher one, up to :attr:`max_connections`."""
-        return self._max_concurrency
+        return self._settings.max_concurrency
 
     @property
     def max_connections(self) -> int:
         """The most requests this client has in flight at once (fan-outs, read-ahead and
         single calls together); its own connection pool has this many connections."""
-        return self._max_connections
+        return self._settings.max_connections
 
     @property
     def stats(self) -> ClientStats:
@@ -248,7 +250,7 @@ class InvoiceClient:
         self, unpaid: bool, filter: object, page_size: object, max_retries: object
     ) -> AsyncGenerator[Invoice, None]:
         text = check_filter(filter)
-        size = self._page_size if page_size is None else page_size
+        size = self._settings.page_size if page_size is None else page_size
         size = check_positive_int("page_size", size)
         retries = check_retries(max_retries)
         path, query = _protocol.list_path(unpaid=unpaid), _protocol.filter_query(text)
@@ -268,7 +270,7 @@ class InvoiceClient:
             # again, with retries, if it is). Its Retry-After still pauses the client.
             return await self._retrier.call(once, retries=0 if ahead else retries)
 
-        pages = paginate(fetch, page_size=page_size, read_ahead=self._read_ahead)
+        pages = paginate(fetch, page_size=page_size, read_ahead=self._settings.read_ahead)
         async with contextlib.aclosing(pages):
             async for items, url in pages:
                 for item in items:
@@ -404,7 +406,9 @@ class InvoiceClient:
     ) -> AsyncGenerator[Any, None]:
         """The checks every fan-out shares, then the one bounded loop."""
         limit = check_concurrency(
-            concurrency, default=self._max_concurrency, ceiling=self._max_connections
+            concurrency,
+            default=self._settings.max_concurrency,
+            ceiling=self._settings.max_connections,
         )
         mode = check_on_error(on_error)
         source = check_items(items, name)

@@ -35,7 +35,7 @@ async def listing(**server_keywords: Any) -> tuple[FakeI3DServer, list[int], Exc
     found: list[int] = []
     failure = None
     async with server as base_url, InvoiceClient(server.token, base_url=base_url) as client:
-        assert client._read_ahead == READ_AHEAD
+        assert client._settings.read_ahead == READ_AHEAD
         try:
             async for invoice in client.invoices():
                 found.append(invoice.id)
