@@ -29,7 +29,7 @@ the ``fake_i3d_server``, ``fake_i3d_server_factory`` and ``instant_retries`` fix
 """
 
 from ._clock import FakeClock, instant_retries, use_fake_clock
-from ._data import (
+from ._invoices import (
     BASE_TIME,
     DEFAULT_TOKEN,
     ERROR_CODES,

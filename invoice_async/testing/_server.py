@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import attrs
 from aiohttp import web
 
-from ._data import (
+from ._invoices import (
     DEFAULT_TOKEN,
     FAULT_KINDS,
     ROUTES,
