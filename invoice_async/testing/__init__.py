@@ -29,26 +29,20 @@ the ``fake_i3d_server``, ``fake_i3d_server_factory`` and ``instant_retries`` fix
 """
 
 from ._clock import FakeClock, instant_retries, use_fake_clock
+from ._fake_pdfs import iter_pdf_chunks, make_pdf
+from ._faults import FAULT_KINDS, FaultKind
 from ._invoices import (
     BASE_TIME,
     DEFAULT_TOKEN,
-    ERROR_CODES,
-    FAULT_KINDS,
-    ROUTES,
     DateStyle,
     FakeInvoice,
-    FaultKind,
-    RequestRecord,
-    error_object,
-    iter_pdf_chunks,
     make_invoices,
-    make_pdf,
-    parse_ranged_data,
     to_detail_item,
     to_list_item,
 )
 from ._ratelimit import RateLimit
 from ._server import FakeI3DServer
+from ._wire import ERROR_CODES, ROUTES, RequestRecord, error_object, parse_ranged_data
 
 __all__ = [
     "BASE_TIME",

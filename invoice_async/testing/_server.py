@@ -16,24 +16,19 @@ from urllib.parse import unquote
 import attrs
 from aiohttp import web
 
+from ._fake_pdfs import iter_pdf_chunks
+from ._faults import FAULT_KINDS, FaultKind
 from ._invoices import (
     DEFAULT_TOKEN,
-    FAULT_KINDS,
-    ROUTES,
     DateStyle,
     FakeInvoice,
-    FaultKind,
-    InvoiceStore,
-    RequestRecord,
-    _is_digits,
     encode_json,
-    error_object,
-    iter_pdf_chunks,
     make_invoices,
-    parse_ranged_data,
     to_detail_item,
 )
 from ._ratelimit import RateLimit, RateLimiter
+from ._table import InvoiceStore
+from ._wire import ROUTES, RequestRecord, _is_digits, error_object, parse_ranged_data
 
 __all__ = ["FakeI3DServer"]
 
