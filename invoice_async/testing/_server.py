@@ -27,8 +27,8 @@ from ._invoices import (
     to_detail_item,
 )
 from ._ratelimit import RateLimit, RateLimiter
-from ._table import InvoiceStore
-from ._wire import ROUTES, RequestRecord, _is_digits, error_object, parse_ranged_data
+from ._table import InvoiceTable
+from ._wire import ROUTES, RequestRecord, _is_digits, error_object, read_ranged_data
 
 __all__ = ["FakeI3DServer"]
 
@@ -166,7 +166,7 @@ class FakeI3DServer:
         self._tokens_handed_out = 0
         self.on_request = on_request
         """Called as ``on_request(server, route)`` when any request arrives (counters updated)."""
-        self._store = InvoiceStore(
+        self._store = InvoiceTable(
             make_invoices(count, seed=seed) if invoices is None else invoices, seed=seed
         )
         self._forced: list[_Forced] = []
@@ -414,7 +414,7 @@ class FakeI3DServer:
     # ------------------------------------------------------------------- the endpoints
     def _answer_list(self, request: web.Request, route: str) -> _Answer:
         ranged = request.headers.get("RANGED-DATA")
-        window = (0, 25) if ranged is None or self.ignore_ranged_data else parse_ranged_data(ranged)
+        window = (0, 25) if ranged is None or self.ignore_ranged_data else read_ranged_data(ranged)
         if window is None:
             return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
         start, results = window

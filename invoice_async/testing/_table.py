@@ -10,8 +10,9 @@ import attrs
 from ._invoices import _DAY, FakeInvoice, encode_json, make_invoices, to_list_item
 
 
-class InvoiceStore:
-    """The fake server's invoices, with cached list orders and pre-encoded list items.
+class InvoiceTable:
+    """The fake server's invoices (its own data, not to be confused with the client's
+    ``InvoiceStore``), with cached list orders and pre-encoded list items.
 
     Orders and filtered lists are computed once and dropped on mutation; each list item is
     JSON-encoded once (dropped when that invoice changes), so a window costs only a join.

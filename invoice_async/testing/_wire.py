@@ -62,7 +62,7 @@ def _is_digits(text: str) -> bool:
     return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
-def parse_ranged_data(value: str) -> tuple[int, int] | None:
+def read_ranged_data(value: str) -> tuple[int, int] | None:
     """Parse a ``RANGED-DATA`` value ``"start=<offset>,results=<count>"`` into (start, results).
 
     Either order and spaces around the parts are accepted; anything else gives ``None``.
@@ -90,3 +90,7 @@ def error_object(
         "errorMessage": message,
         "errors": [{"property": prop, "message": text} for prop, text in errors],
     }
+
+
+parse_ranged_data = read_ranged_data
+"""The name ``invoice_async.testing`` exports the fake server's parser under (kept)."""
