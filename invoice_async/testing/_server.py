@@ -10,50 +10,26 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from typing import Any
-from urllib.parse import unquote
 
 import attrs
 from aiohttp import web
 
-from ._fake_pdfs import iter_pdf_chunks
+from ._endpoints import Endpoints, _Answer, _error
 from ._faults import FAULT_KINDS, FaultKind
 from ._invoices import (
     DEFAULT_TOKEN,
     DateStyle,
     FakeInvoice,
-    encode_json,
     make_invoices,
-    to_detail_item,
 )
 from ._ratelimit import RateLimit, RateLimiter
 from ._table import InvoiceTable
-from ._wire import ROUTES, RequestRecord, _is_digits, error_object, read_ranged_data
+from ._wire import ROUTES, RequestRecord
 
 __all__ = ["FakeI3DServer"]
 
 _FaultPaths = str | Collection[str] | Callable[[str, str], bool] | None
 _PREFIX = "/v3/account/invoice"
-_CHUNK = 65_536
-
-
-@attrs.frozen(slots=True)
-class _Answer:
-    status: int
-    chunks: Iterable[bytes]
-    length: int
-    content_type: str = "application/json"
-    headers: dict[str, str] = attrs.field(factory=dict)
-    ids: tuple[int, ...] = ()
-
-
-def _json(status: int, value: Any) -> _Answer:
-    body = encode_json(value)
-    return _Answer(status, (body,), len(body))
-
-
-def _error(status: int, message: str, prop: str = "", detail: str = "") -> _Answer:
-    return _json(status, error_object(status, message, [(prop, detail)] if prop else []))
 
 
 @attrs.define
@@ -63,7 +39,7 @@ class _Forced:
     remaining: int
 
 
-class FakeI3DServer:
+class FakeI3DServer(Endpoints):
     """An in-process fake of the i3D.net API v3 billing endpoints, with their quirks.
 
     Use ``async with FakeI3DServer() as base_url:`` (binds 127.0.0.1 on a free port), or
@@ -410,68 +386,6 @@ class FakeI3DServer:
         except ConnectionError:
             pass  # the client went away; aiohttp closes the connection
         return resp
-
-    # ------------------------------------------------------------------- the endpoints
-    def _answer_list(self, request: web.Request, route: str) -> _Answer:
-        ranged = request.headers.get("RANGED-DATA")
-        window = (0, 25) if ranged is None or self.ignore_ranged_data else read_ranged_data(ranged)
-        if window is None:
-            return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
-        start, results = window
-        if self.stuck_at_offset is not None:
-            start = min(start, self.stuck_at_offset)
-        if self.page_cap is not None:
-            results = min(results, self.page_cap)
-        text, headers = request.query.get("filter", ""), {}
-        if self.page_token_loop:
-            self._tokens_handed_out += 1
-            headers["PAGE-TOKEN"] = f"loop-{self._tokens_handed_out}"
-            if "PAGE-TOKEN" in request.headers:
-                start, results = 0, 1
-        repeat = 1 if self.duplicate_ids and start == 0 else None
-        body, ids = self._store.window(route, text, start, results, repeat=repeat)
-        return _Answer(200, (body,), len(body), headers=headers, ids=ids)
-
-    def _find(self, request: web.Request, route: str) -> FakeInvoice | _Answer:
-        if route == "detail_by_number":
-            segment = request.raw_path.partition("?")[0].rsplit("/", 1)[-1]
-            found = self._store.by_number.get(unquote(segment))
-            if found is not None and found.id in self.forbidden_ids:
-                return _error(403, "Forbidden", "invoiceNumber", "not accessible with this key")
-            return found or _error(404, "Entity not found", "invoiceNumber", "unknown invoice")
-        raw_id = request.match_info["invoice_id"]
-        if not _is_digits(raw_id):
-            return _error(400, "Invalid invoiceId", "invoiceId", "must be an integer")
-        if int(raw_id) in self.forbidden_ids:
-            return _error(403, "Forbidden", "invoiceId", "not accessible with this key")
-        return self._store.by_id.get(int(raw_id)) or _error(
-            404, "Entity not found", "invoiceId", "unknown invoice"
-        )
-
-    def _answer_detail(self, request: web.Request, route: str) -> _Answer:
-        found = self._find(request, route)
-        if isinstance(found, _Answer):
-            return found
-        if found.id in self.malformed_json_ids:
-            body = f'{"[" if self.wrap_detail else ""}{{"id": {found.id},'.encode()
-            return _Answer(200, (body,), len(body))
-        item = to_detail_item(found, date_style=self.detail_date_style)
-        return _json(200, [item] if self.wrap_detail else item)
-
-    def _answer_pdf(self, request: web.Request, route: str) -> _Answer:
-        found = self._find(request, route)
-        if isinstance(found, _Answer):
-            return found
-        if found.id in self.non_pdf_ids:
-            body = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
-            return _Answer(200, (body,), len(body), "text/html")
-        size = self.pdf_size(found.id) if callable(self.pdf_size) else self.pdf_size
-        headers = {"Content-Disposition": f'attachment; filename="invoice-{found.id}.pdf"'}
-        chunks = iter_pdf_chunks(found.id, size, chunk_size=_CHUNK)
-        return _Answer(200, chunks, size, "application/pdf", headers)
-
-    def _answer_other(self, request: web.Request, route: str) -> _Answer:
-        return _error(404, "Route not found", "path", request.path)
 
     # ----------------------------------------------------------------------- lifecycle
     async def start(self) -> str:
