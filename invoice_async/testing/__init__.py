@@ -30,7 +30,7 @@ the ``fake_i3d_server``, ``fake_i3d_server_factory`` and ``instant_retries`` fix
 
 from ._clock import FakeClock, instant_retries, use_fake_clock
 from ._fake_pdfs import iter_pdf_chunks, make_pdf
-from ._faults import FAULT_KINDS, FaultKind
+from ._faults import FAULT_KINDS, FaultKind, Faults, ListQuirks
 from ._invoices import (
     BASE_TIME,
     DEFAULT_TOKEN,
@@ -55,6 +55,8 @@ __all__ = [
     "FakeI3DServer",
     "FakeInvoice",
     "FaultKind",
+    "Faults",
+    "ListQuirks",
     "RateLimit",
     "RequestRecord",
     "error_object",

@@ -1,7 +1,10 @@
-"""The fake server's endpoints: what it answers to a list, a detail and a PDF request."""
+"""The fake server's endpoints: what it answers to a list, a detail and a PDF request, and
+how an answer is sent (whole, or cut short or reset by a fault)."""
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote
@@ -10,7 +13,9 @@ import attrs
 from aiohttp import web
 
 from ._fake_pdfs import iter_pdf_chunks
+from ._faults import FaultKind
 from ._invoices import DateStyle, FakeInvoice, encode_json, to_detail_item
+from ._ratelimit import RateLimiter
 from ._table import InvoiceTable
 from ._wire import _is_digits, error_object, read_ranged_data
 
@@ -53,6 +58,8 @@ class Endpoints:
     wrap_detail: bool
     detail_date_style: DateStyle
     pdf_size: int | Callable[[int], int]
+    _limiter: RateLimiter | None
+    _clock: Callable[[], float]
 
     def _answer_list(self, request: web.Request, route: str) -> _Answer:
         ranged = request.headers.get("RANGED-DATA")
@@ -114,3 +121,39 @@ class Endpoints:
 
     def _answer_other(self, request: web.Request, route: str) -> _Answer:
         return _error(404, "Route not found", "path", request.path)
+
+    async def _send(
+        self, request: web.Request, result: _Answer, fault: FaultKind | None
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(status=result.status, headers=result.headers)
+        if self._limiter is not None:
+            resp.headers.update(self._limiter.headers(self._clock()))
+        resp.content_type = result.content_type
+        if result.content_type != "application/pdf":
+            resp.charset = "utf-8"
+        resp.content_length = result.length
+        partial = fault in ("reset", "truncated")
+        if partial:
+            resp.force_close()
+        try:
+            await resp.prepare(request)
+            budget = result.length // 2 if partial else result.length
+            if request.method == "HEAD":
+                budget = 0
+            for chunk in result.chunks:
+                if budget <= 0:
+                    break
+                await resp.write(chunk[:budget])
+                budget -= len(chunk)
+            if fault == "reset" and request.transport is not None:
+                sock = request.transport.get_extra_info("socket")
+                if sock is not None:  # RST instead of FIN: a real connection reset
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                request.transport.abort()
+            else:
+                await resp.write_eof()
+        except ConnectionError:
+            pass  # the client went away; aiohttp closes the connection
+        return resp
+
+    # ----------------------------------------------------------------------- lifecycle

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
-import socket
-import struct
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 
-import attrs
 from aiohttp import web
 
 from ._endpoints import Endpoints, _Answer, _error
-from ._faults import FAULT_KINDS, FaultKind
+from ._faults import FAULT_KINDS, FaultKind, FaultPicker, FaultRoutes, Faults, ListQuirks, settings
 from ._invoices import (
     DEFAULT_TOKEN,
     DateStyle,
@@ -28,15 +24,7 @@ from ._wire import ROUTES, RequestRecord
 
 __all__ = ["FakeI3DServer"]
 
-_FaultPaths = str | Collection[str] | Callable[[str, str], bool] | None
 _PREFIX = "/v3/account/invoice"
-
-
-@attrs.define
-class _Forced:
-    kind: FaultKind
-    endpoint: str | None
-    remaining: int
 
 
 class FakeI3DServer(Endpoints):
@@ -47,20 +35,18 @@ class FakeI3DServer(Endpoints):
 
     * ``token``: the required ``PRIVATE-TOKEN`` (``None``: no token required).
     * ``invoices``, else ``count`` invoices from :func:`make_invoices` with ``seed``.
-    * ``page_cap``: at most this many items per list answer, whatever RANGED-DATA asks.
     * ``latency``: seconds slept before every answer; ``pdf_size``: bytes per PDF (or a
       function of the invoice id).
     * ``wrap_detail``: answer details as ``[ {...} ]``; ``detail_date_style``: ``"iso"`` or
       ``"unix"`` strings for ``creationDate``/``dueDate``.
     * ``forbidden_ids`` (403), ``malformed_json_ids`` (broken JSON detail with 200),
       ``non_pdf_ids`` (HTML instead of a PDF with 200).
-    * ``fault_rate``/``fault_seed``/``fault_kinds``/``fault_paths``: seeded random faults (see
-      :data:`FAULT_KINDS`). ``fault_paths`` is ``None`` (every billing route), a route name
-      or endpoint kind (``"list"``, ``"detail"``, ``"pdf"``, see :data:`ROUTES`), a collection of
-      them, or a predicate ``(route, raw_path) -> bool``. One random draw is made per eligible
-      request (plus one to choose the kind), so faults repeat for a seed and request order.
-    * ``retry_after``: seconds sent in ``Retry-After`` with 429/503 faults; an integral value
-      is sent as ``"1"``, a fractional one as a decimal string such as ``"0.05"``.
+    * ``faults``: a :class:`Faults` (seeded random faults on some routes, and the
+      ``Retry-After`` of 429/503 faults); ``fault_rate``, ``fault_seed``, ``fault_kinds``,
+      ``fault_routes`` (or its old name ``fault_paths``) and ``retry_after`` are shortcuts.
+    * ``lists``: a :class:`ListQuirks` (a page cap, and lists that misbehave); ``page_cap``,
+      ``ignore_ranged_data``, ``stuck_at_offset``, ``duplicate_ids`` and ``page_token_loop``
+      are shortcuts.
     * ``clock``: time source for arrival times and Retry-After bookkeeping.
     * ``rate_limit``: a :class:`RateLimit` (token bucket or fixed window) judged as each
       request arrives; a refused request is answered 429 with its Retry-After after the
@@ -70,13 +56,6 @@ class FakeI3DServer(Endpoints):
       after the latency, before faults and the token check), e.g. to mutate after request k.
     * ``on_request(server, route)``: called as each request arrives, after the counters are
       updated (e.g. to stop a client process at the k-th PDF request).
-
-    * Servers that misbehave on lists, to prove a client's pager ends:
-      ``ignore_ranged_data`` (every list request gets the first 25 items, as if it sent no
-      ``RANGED-DATA``); ``stuck_at_offset=N`` (honest up to offset N, then the window at N
-      for every later offset); ``duplicate_ids`` (the first window holds its second item
-      twice); ``page_token_loop`` (every list answer hands out a fresh ``PAGE-TOKEN``, and
-      a request with a token gets the first item again).
     * ``host``/``port``: where :meth:`start` binds (port 0: a free one).
 
     Order of each answer: latency, rate limit (429), list hook, fault, token check (401), then
@@ -92,6 +71,8 @@ class FakeI3DServer(Endpoints):
         invoices: Sequence[FakeInvoice] | None = None,
         count: int = 100,
         seed: int = 0,
+        faults: Faults | None = None,
+        lists: ListQuirks | None = None,
         page_cap: int | None = None,
         latency: float = 0.0,
         pdf_size: int | Callable[[int], int] = 4096,
@@ -100,59 +81,69 @@ class FakeI3DServer(Endpoints):
         forbidden_ids: Collection[int] = (),
         malformed_json_ids: Collection[int] = (),
         non_pdf_ids: Collection[int] = (),
-        fault_rate: float = 0.0,
-        fault_seed: int = 0,
-        fault_kinds: Collection[FaultKind] = FAULT_KINDS,
-        fault_paths: _FaultPaths = None,
-        retry_after: float = 1.0,
+        fault_rate: float | None = None,
+        fault_seed: int | None = None,
+        fault_kinds: Collection[FaultKind] | None = None,
+        fault_routes: FaultRoutes = None,
+        fault_paths: FaultRoutes = None,
+        retry_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         rate_limit: RateLimit | None = None,
         on_list_request: Callable[[FakeI3DServer, int], None] | None = None,
         on_request: Callable[[FakeI3DServer, str], None] | None = None,
-        ignore_ranged_data: bool = False,
+        ignore_ranged_data: bool | None = None,
         stuck_at_offset: int | None = None,
-        duplicate_ids: bool = False,
-        page_token_loop: bool = False,
+        duplicate_ids: bool | None = None,
+        page_token_loop: bool | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        unknown = set(fault_kinds) - set(FAULT_KINDS)
-        if unknown or not fault_kinds or not 0.0 <= fault_rate <= 1.0:
-            raise ValueError(f"bad fault_kinds {sorted(unknown)} or fault_rate {fault_rate}")
-        if page_cap is not None and page_cap < 1:
-            raise ValueError("page_cap must be >= 1")
+        faults = settings(
+            Faults,
+            faults,
+            rate=fault_rate,
+            seed=fault_seed,
+            kinds=fault_kinds,
+            routes=fault_routes if fault_routes is not None else fault_paths,
+            retry_after=retry_after,
+        )
+        lists = settings(
+            ListQuirks,
+            lists,
+            page_cap=page_cap,
+            ignore_ranged_data=ignore_ranged_data,
+            stuck_at_offset=stuck_at_offset,
+            duplicate_ids=duplicate_ids,
+            page_token_loop=page_token_loop,
+        )
         self.token = token
         """The token the server requires in ``PRIVATE-TOKEN`` (``None``: none required)."""
-        self.page_cap, self.latency, self.pdf_size = page_cap, latency, pdf_size
+        self.page_cap, self.latency, self.pdf_size = lists.page_cap, latency, pdf_size
         self.wrap_detail, self.detail_date_style = wrap_detail, detail_date_style
         self.forbidden_ids, self.malformed_json_ids = set(forbidden_ids), set(malformed_json_ids)
-        self.non_pdf_ids, self.retry_after, self.on_list_request = (
-            set(non_pdf_ids),
-            retry_after,
-            on_list_request,
-        )
-        self.fault_rate, self.fault_kinds = (
-            fault_rate,
-            tuple(k for k in FAULT_KINDS if k in fault_kinds),
-        )
-        self._fault_paths, self._fault_rng = fault_paths, random.Random(fault_seed)
+        self.non_pdf_ids, self.on_list_request = set(non_pdf_ids), on_list_request
+        self.retry_after, self.fault_rate = faults.retry_after, faults.rate
+        self.fault_kinds = tuple(kind for kind in FAULT_KINDS if kind in faults.kinds)
+        self._faults = FaultPicker(faults, ROUTES)
         self._clock, self._host, self._port = clock, host, port
-        self.ignore_ranged_data, self.stuck_at_offset = ignore_ranged_data, stuck_at_offset
-        self.duplicate_ids, self.page_token_loop = duplicate_ids, page_token_loop
+        self.ignore_ranged_data, self.stuck_at_offset = (
+            lists.ignore_ranged_data,
+            lists.stuck_at_offset,
+        )
+        self.duplicate_ids, self.page_token_loop = lists.duplicate_ids, lists.page_token_loop
         self._tokens_handed_out = 0
         self.on_request = on_request
         """Called as ``on_request(server, route)`` when any request arrives (counters updated)."""
         self._store = InvoiceTable(
             make_invoices(count, seed=seed) if invoices is None else invoices, seed=seed
         )
-        self._forced: list[_Forced] = []
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self.not_before = float("-inf")
         """Clock time before which a request counts as early (set by 429/503 answers)."""
         self.log: list[RequestRecord] = []
         """Every answered request, in the order the answers finished."""
-        self.requests_per_path: Counter[str] = Counter()
+        self.requests_per_route: Counter[str] = Counter()
         """Requests by route name (``"list"``, ``"unpaid"``, ``"detail"``, ...)."""
         self.requests_per_raw_path: Counter[str] = Counter()
         """Requests by raw path (without query)."""
@@ -212,41 +203,21 @@ class FakeI3DServer(Endpoints):
         ``endpoint`` is a route name or endpoint kind (see :data:`ROUTES`). Queued faults go
         before random ones and use no random draw.
         """
-        if kind not in FAULT_KINDS or count < 1:
-            raise ValueError(f"unknown fault kind {kind!r} or count {count}")
-        if endpoint is not None and endpoint not in ROUTES:
-            raise ValueError(f"unknown endpoint {endpoint!r}")
-        self._forced.append(_Forced(kind, endpoint, count))
+        self._faults.force(kind, endpoint, count)
+
+    @property
+    def requests_per_path(self) -> Counter[str]:
+        """The old name of :attr:`requests_per_route` (the same counter)."""
+        return self.requests_per_route
 
     def reset_stats(self) -> None:
         """Clear the log and every counter, including the count passed to ``on_list_request``."""
         self.log = []
-        self.requests_per_path.clear()
+        self.requests_per_route.clear()
         self.requests_per_raw_path.clear()
         self.early_requests = self.list_requests = 0
         self.rate_limited = self.ignored_retry_after = 0
         self.max_in_flight = self.in_flight
-
-    def _pick_fault(self, route: str, path: str) -> FaultKind | None:
-        endpoint = ROUTES[route]
-        for forced in self._forced:
-            if forced.endpoint in (None, route, endpoint):
-                forced.remaining -= 1
-                if not forced.remaining:
-                    self._forced.remove(forced)
-                return forced.kind
-        where = self._fault_paths
-        if self.fault_rate <= 0.0 or route == "other":
-            return None
-        if callable(where):
-            eligible = where(route, path)
-        elif isinstance(where, str):
-            eligible = where in (route, endpoint)
-        else:
-            eligible = where is None or route in where or endpoint in where
-        if eligible and self._fault_rng.random() < self.fault_rate:
-            return self._fault_rng.choice(self.fault_kinds)
-        return None
 
     # ------------------------------------------------------------------------- the app
     def _make_app(self) -> web.Application:
@@ -279,7 +250,7 @@ class FakeI3DServer(Endpoints):
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         raw_path = request.raw_path.partition("?")[0]
-        self.requests_per_path[route] += 1
+        self.requests_per_route[route] += 1
         self.requests_per_raw_path[raw_path] += 1
         if self.on_request is not None:
             self.on_request(self, route)
@@ -306,7 +277,7 @@ class FakeI3DServer(Endpoints):
                 self.list_requests += 1
                 if self.on_list_request is not None:
                     self.on_list_request(self, self.list_requests)
-            fault = self._pick_fault(route, raw_path)
+            fault = self._faults.pick(route, raw_path, self.fault_rate)
             if fault in ("500", "503", "429"):
                 result = self._fault_answer(int(fault))
             elif not token_ok:
@@ -353,41 +324,6 @@ class FakeI3DServer(Endpoints):
         result.headers["Retry-After"] = limiter.retry_after_text
         return result
 
-    async def _send(
-        self, request: web.Request, result: _Answer, fault: FaultKind | None
-    ) -> web.StreamResponse:
-        resp = web.StreamResponse(status=result.status, headers=result.headers)
-        if self._limiter is not None:
-            resp.headers.update(self._limiter.headers(self._clock()))
-        resp.content_type = result.content_type
-        if result.content_type != "application/pdf":
-            resp.charset = "utf-8"
-        resp.content_length = result.length
-        partial = fault in ("reset", "truncated")
-        if partial:
-            resp.force_close()
-        try:
-            await resp.prepare(request)
-            budget = result.length // 2 if partial else result.length
-            if request.method == "HEAD":
-                budget = 0
-            for chunk in result.chunks:
-                if budget <= 0:
-                    break
-                await resp.write(chunk[:budget])
-                budget -= len(chunk)
-            if fault == "reset" and request.transport is not None:
-                sock = request.transport.get_extra_info("socket")
-                if sock is not None:  # RST instead of FIN: a real connection reset
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                request.transport.abort()
-            else:
-                await resp.write_eof()
-        except ConnectionError:
-            pass  # the client went away; aiohttp closes the connection
-        return resp
-
-    # ----------------------------------------------------------------------- lifecycle
     async def start(self) -> str:
         """Serve on ``host`` (default 127.0.0.1) and ``port`` (default 0: a free one).
 
