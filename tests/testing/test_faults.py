@@ -9,7 +9,11 @@ import pytest
 
 from invoice_async.testing import (
     FAULT_KINDS,
+    FakeClock,
     FakeI3DServer,
+    FaultKind,
+    Faults,
+    ListQuirks,
 )
 
 if TYPE_CHECKING:  # imported by pytest_plugins below; importing it first would block rewriting
@@ -21,18 +25,6 @@ from tests.testing._http import (
     assert_error_object,
     fetch,
 )
-
-
-class Clock:
-    """A hand-driven clock for Retry-After bookkeeping."""
-
-    def __init__(self) -> None:
-        """Start at t = 1000 s."""
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        """The current fake time."""
-        return self.now
 
 
 # ----------------------------------------------------------------------------- faults
@@ -128,17 +120,66 @@ async def test_retry_after_header_is_sent_with_integral_or_fractional_seconds(
 async def test_requests_before_retry_after_elapsed_are_counted_early(
     session: aiohttp.ClientSession,
 ) -> None:
-    clock = Clock()
+    clock = FakeClock()  # starts at t = 1000 s
     server = FakeI3DServer(clock=clock, retry_after=5)
     async with server as url:
         await fetch(session, url + LIST)
         server.fail_next("429")
         assert (await fetch(session, url + LIST))[0] == 429
-        clock.now += 4.9
+        clock.advance(4.9)
         await fetch(session, url + LIST)
         assert server.early_requests == 1
-        clock.now += 0.1
+        clock.advance(0.1)
         await fetch(session, url + LIST)
     assert server.early_requests == 1
     assert [r.early for r in server.log] == [False, False, True, False]
     assert server.not_before == 1005.0
+
+
+ONLY_500: tuple[FaultKind, ...] = ("500",)
+
+
+def test_faults_and_list_quirks_are_settings_objects_with_flat_shortcuts() -> None:
+    grouped = FakeI3DServer(
+        faults=Faults(rate=0.5, seed=3, kinds=ONLY_500, routes="detail", retry_after=0.25),
+        lists=ListQuirks(page_cap=7, stuck_at_offset=30),
+    )
+    flat = FakeI3DServer(
+        fault_rate=0.5,
+        fault_seed=3,
+        fault_kinds=ONLY_500,
+        fault_routes="detail",
+        retry_after=0.25,
+        page_cap=7,
+        stuck_at_offset=30,
+    )
+    for server in (grouped, flat):
+        assert (server.fault_rate, server.fault_kinds, server.retry_after) == (0.5, ("500",), 0.25)
+        assert (server.page_cap, server.stuck_at_offset) == (7, 30)
+        assert not server.duplicate_ids
+        assert not server.ignore_ranged_data
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"faults": Faults(rate=0.1), "fault_rate": 0.2},
+        {"lists": ListQuirks(page_cap=5), "page_cap": 6},
+    ],
+)
+def test_a_settings_object_and_its_shortcut_together_raise_value_error(
+    kwargs: dict[str, object],
+) -> None:
+    with pytest.raises(ValueError, match="not both"):
+        FakeI3DServer(**kwargs)  # type: ignore[arg-type]  # the point of the test
+
+
+async def test_old_names_fault_paths_and_requests_per_path_still_work(
+    session: aiohttp.ClientSession,
+) -> None:
+    server = FakeI3DServer(fault_rate=1.0, fault_kinds=ONLY_500, fault_paths="pdf")
+    async with server as url:
+        status, _, _ = await fetch(session, url + LIST)
+    assert status == 200  # faults only on PDFs, as fault_routes="pdf" would say
+    assert server.requests_per_path is server.requests_per_route
+    assert server.requests_per_route["list"] == 1
