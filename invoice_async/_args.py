@@ -19,6 +19,7 @@ from ._protocol import _is_int
 
 DEFAULT_MAX_CONNECTIONS: Final = 100  # aiohttp's and httpx's default pool size
 DEFAULT_MAX_CONCURRENCY: Final = 8
+DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_READ_AHEAD: Final = 4
 MAX_INVOICE_NUMBER_LENGTH: Final = 256
 MAX_FILTER_LENGTH: Final = 1024

@@ -19,6 +19,7 @@ import aiohttp
 
 from . import _protocol
 from ._args import (
+    DEFAULT_PAGE_SIZE,
     check_concurrency,
     check_directory,
     check_filter,
@@ -100,7 +101,7 @@ class InvoiceClient:
         token: str | None = None,
         *,
         base_url: str = _protocol.DEFAULT_BASE_URL,
-        page_size: int = 100,
+        page_size: int = DEFAULT_PAGE_SIZE,
         max_concurrency: int | None = None,
         max_connections: int | None = None,
         timeout: float = 30.0,

@@ -28,8 +28,10 @@ from typing import Any, TextIO
 import attrs
 
 from . import InvoiceClient, InvoiceStore, SyncSummary, _logging, errors
+from ._args import DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE
 from ._export import ExportOptions, client_numbers, run_export, split_failure
 from ._progress import ProgressBar
+from ._protocol import DEFAULT_BASE_URL, TOKEN_ENV_VAR
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 RETRY_HINT = "run the same command again to retry them"
@@ -76,9 +78,13 @@ def _run_options(command: argparse.ArgumentParser, discards: str) -> None:
 
 
 def _client_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--page-size", type=_positive_int, default=100, metavar="N")
+    command.add_argument("--page-size", type=_positive_int, default=DEFAULT_PAGE_SIZE, metavar="N")
     command.add_argument(
-        "--concurrency", type=_positive_int, default=8, metavar="N", help="requests at once"
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_MAX_CONCURRENCY,
+        metavar="N",
+        help="requests at once",
     )
     command.add_argument(
         "--max-per-second",
@@ -87,7 +93,7 @@ def _client_options(command: argparse.ArgumentParser) -> None:
         help="never start more than N requests a second (the client also learns the API's "
         "limit from its 429s)",
     )
-    command.add_argument("--base-url", default="https://api.i3d.net", metavar="URL")
+    command.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL")
     command.add_argument(
         "--token-file", type=Path, metavar="PATH", help="read the API token from this file"
     )
@@ -180,7 +186,7 @@ def _log_lines(args: argparse.Namespace) -> Iterator[None]:
 
 def _read_token(args: argparse.Namespace) -> str | None:
     if args.token_file is None:
-        return os.environ.get("I3D_API_TOKEN")
+        return os.environ.get(TOKEN_ENV_VAR)
     try:
         return Path(args.token_file).read_text(encoding="utf-8").strip()
     except OSError as exc:
