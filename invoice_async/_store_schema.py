@@ -119,6 +119,11 @@ MIGRATIONS: Final[Sequence[str]] = (
     ALTER TABLE pdfs ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX invoices_by_position ON invoices (list_position);
     """,
+    # 3: a listing writes each invoice's place here; only a complete listing moves the places
+    # into list_position, all at once (a listing that fails leaves the old order whole).
+    """
+    ALTER TABLE invoices ADD COLUMN pending_position INTEGER;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -29,11 +29,11 @@ from ._store_schema import (
 )
 
 _UPSERT_INVOICE: Final = (
-    f"INSERT INTO invoices ({', '.join(INVOICE_FIELDS)}, list_position, first_seen, last_seen, "
-    f"listed_run) VALUES ({', '.join('?' * (len(INVOICE_FIELDS) + 4))}) "
+    f"INSERT INTO invoices ({', '.join(INVOICE_FIELDS)}, pending_position, first_seen, "
+    f"last_seen, listed_run) VALUES ({', '.join('?' * (len(INVOICE_FIELDS) + 4))}) "
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in INVOICE_FIELDS[1:])
-    + ", list_position = excluded.list_position, last_seen = excluded.last_seen, "
+    + ", pending_position = excluded.pending_position, last_seen = excluded.last_seen, "
     "removed_at = NULL, listed_run = excluded.listed_run"
 )
 _UPSERT_DETAIL: Final = (
@@ -68,8 +68,9 @@ _DEPARTED: Final = "listed_run IS NOT ? AND removed_at IS NULL AND payment_statu
 
 
 def apply_listing(db: Database, first_position: int, invoices: Sequence[Invoice], now: str) -> None:
-    """Write one batch of listed invoices (positions from ``first_position``): new rows,
-    changed rows (their detail and PDF marked stale), a payment event per status change."""
+    """Write one batch of listed invoices (positions from ``first_position``, kept in
+    ``pending_position`` until :func:`finish_listing`): new rows, changed rows (their detail
+    and PDF marked stale), a payment event per status change."""
     rows = [invoice_row(invoice) for invoice in invoices]
     marks = ", ".join("?" * len(rows))
     deltas = dict.fromkeys(("new", "changed", "paid", "unchanged"), 0)
@@ -105,19 +106,20 @@ def apply_listing(db: Database, first_position: int, invoices: Sequence[Invoice]
 
 
 def finish_listing(db: Database, unpaid: bool, now: str) -> None:
-    """After a complete listing: what it did not list leaves the store's copy of the list
-    (``list_position`` NULL); in the all-invoices scope it is removed (``removed_at``)."""
+    """After a complete listing: the places it wrote become ``list_position``, all in one
+    transaction; what it did not list leaves the store's copy of the list (``list_position``
+    NULL); in the all-invoices scope it is removed (``removed_at``)."""
     with db.transaction() as conn:
-        if unpaid:  # departures are checked one by one (departed_page)
-            conn.execute(
-                "UPDATE invoices SET list_position = NULL "
-                "WHERE listed_run IS NOT ? AND list_position IS NOT NULL",
-                (db.run_id,),
-            )
-            removed = 0
-        else:
+        conn.execute(  # places a failed listing wrote, on rows not listed since, go too
+            "UPDATE invoices SET list_position = CASE WHEN listed_run IS ? "
+            "THEN pending_position END, pending_position = NULL "
+            "WHERE list_position IS NOT NULL OR pending_position IS NOT NULL",
+            (db.run_id,),
+        )
+        removed = 0
+        if not unpaid:  # in the unpaid scope, departures are checked one by one (departed_page)
             removed = conn.execute(
-                "UPDATE invoices SET list_position = NULL, removed_at = ? "
+                "UPDATE invoices SET removed_at = ? "
                 "WHERE listed_run IS NOT ? AND removed_at IS NULL",
                 (now, db.run_id),
             ).rowcount

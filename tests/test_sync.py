@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
-from invoice_async import InvoiceClient, InvoiceStore, SyncSummary, errors
+from invoice_async import InvoiceClient, InvoiceStore, SyncSummary, _sync, errors
 from invoice_async.testing import FakeI3DServer, make_pdf
 from tests._stores import content, query, statuses
 
@@ -352,6 +352,47 @@ async def test_a_listing_that_fails_midway_keeps_what_it_listed_and_is_raised(
     assert query(store, "SELECT count(*) FROM invoices") == [(29,)]  # two windows, overlap 1
     assert statuses(store) == ["failed"]
     assert json.loads(query(store, "SELECT counts FROM runs")[0][0])["new"] == 29
+
+
+async def test_a_listing_that_fails_midway_keeps_the_old_order_without_duplicate_positions(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sync, "_BATCH", 10)  # several batches before the listing fails
+    failing = False
+
+    def fail_from_the_third(server: FakeI3DServer, k: int) -> None:
+        if failing and k == 3:
+            server.fail_next("500", endpoint="list")
+
+    fake = FakeI3DServer(count=COUNT, page_cap=15, on_list_request=fail_from_the_third)
+    async with (
+        fake as base_url,
+        InvoiceClient(
+            fake.token, base_url=base_url, page_size=15, read_ahead=1, max_retries=0
+        ) as client,
+    ):
+        async with InvoiceStore(store) as opened:
+            await opened.sync(client, details=False)
+        old_order = [inv.id for inv in fake.invoices]
+        fake.insert_at_head(20)
+        fake.reset_stats()
+        failing = True
+        async with InvoiceStore(store) as opened:
+            with pytest.raises(errors.ServerError):
+                await opened.sync(client, details=False)
+        assert query(store, "SELECT count(*) FROM invoices") == [(COUNT + 20,)]  # 20 new, listed
+        positions = query(
+            store, "SELECT list_position FROM invoices WHERE list_position IS NOT NULL"
+        )
+        assert len(positions) == len(set(positions)) == COUNT  # no place held twice
+        assert listed_ids(store) == old_order  # the order of the last complete listing
+        failing = False
+        async with InvoiceStore(store) as opened:
+            await opened.sync(client, details=False)
+    assert listed_ids(store) == [inv.id for inv in fake.invoices]
+    assert query(store, "SELECT min(list_position), max(list_position) FROM invoices") == [
+        (0, COUNT + 19)
+    ]
 
 
 @pytest.mark.parametrize(
