@@ -249,6 +249,12 @@ def _departed_with_detail(
             "UPDATE invoices SET payment_status = ?, payment_date = ? WHERE id = ?",
             (new, paid_at, invoice_id),
         )
+    if new == PAID:  # the list no longer tells: paid in full, as the detail says
+        conn.execute(
+            "UPDATE invoices SET remaining_amount = 0, total_paid_amount = amount_inc_vat "
+            "WHERE id = ?",
+            (invoice_id,),
+        )
 
 
 def save_pdfs(

@@ -221,6 +221,24 @@ async def test_the_unpaid_scope_checks_each_invoice_that_left_the_list_once(
     assert again.summary.paid == again.summary.removed == 0
 
 
+async def test_an_invoice_that_left_the_unpaid_list_paid_gets_the_paid_amounts(
+    server: FakeI3DServer, store: Path
+) -> None:
+    await sync(server, store, unpaid=True, details=False)
+    paid = {inv.id: inv for inv in server.pay(2)}
+    amounts = "SELECT id, remaining_amount, total_paid_amount FROM invoices WHERE id IN (?, ?)"
+    before = query(store, amounts, tuple(paid))
+    assert all(remaining > 0 for _, remaining, _ in before)  # unpaid: something is owed
+    synced = await sync(server, store, unpaid=True, details=False)
+    assert synced.summary.paid == 2
+    assert query(store, amounts + " ORDER BY id", tuple(sorted(paid))) == [
+        (i, 0, paid[i].amount_inc_vat) for i in sorted(paid)
+    ]
+    assert [(i, paid[i].remaining_amount, paid[i].total_paid_amount) for i in sorted(paid)] == [
+        (i, 0, paid[i].amount_inc_vat) for i in sorted(paid)
+    ]  # as the API's list says of them now
+
+
 async def test_what_the_store_lacks_is_fetched_missing_rows_and_missing_or_resized_files(
     server: FakeI3DServer, store: Path, pdf_dir: Path
 ) -> None:
