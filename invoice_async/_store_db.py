@@ -46,14 +46,30 @@ CURRENT_PDFS: Final = f"FROM invoices i JOIN pdfs p ON p.invoice_id = i.id WHERE
 
 
 def _create_private(path: Path) -> None:
-    """Create the store's file with mode 0o600 if it is not there: SQLite then creates its
-    -wal and -shm files with the same mode."""
+    """Create the store's file with mode 0o600, or give an existing one of ours that mode:
+    SQLite creates its -wal and -shm files with the file's mode (-wal and -shm files that a
+    crash left are made 0o600 too)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except FileExistsError:
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            _make_private(name)
         return
     try:
         os.fchmod(fd, 0o600)  # whatever the umask
+    finally:
+        os.close(fd)
+
+
+def _make_private(path: Path) -> None:
+    """Mode 0o600 for the file at ``path`` if it is there and ours (else SQLite will say)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except (FileNotFoundError, PermissionError):
+        return
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
 

@@ -51,6 +51,25 @@ async def test_the_store_its_wal_shm_and_lock_files_are_owner_only(tmp_path: Pat
     assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
+@pytest.mark.usefixtures("open_umask")
+async def test_an_existing_store_readable_by_others_is_made_owner_only_with_its_wal_and_shm(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite"
+    async with InvoiceStore(path):
+        pass
+    path.chmod(0o644)  # as a copy, or an older invoice_async, may have left it
+    async with (
+        FakeI3DServer(count=5) as base_url,
+        InvoiceClient("test-token", base_url=base_url) as client,
+        InvoiceStore(path) as store,
+    ):
+        await store.sync(client, details=False)  # while it is open, -wal and -shm exist
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        assert {file.name: mode(file) for file in files} == {f.name: 0o600 for f in files}
+    assert mode(path) == 0o600
+
+
 async def test_a_second_writer_gets_store_locked_error_at_once_and_the_first_goes_on(
     tmp_path: Path,
 ) -> None:
