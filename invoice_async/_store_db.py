@@ -154,8 +154,7 @@ class Database:
             self.conn.executescript(script)
             self.conn.execute("COMMIT")
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
 
     def _error(self, text: str) -> errors.StoreError:
@@ -163,13 +162,22 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back if the block or the COMMIT fails
+        (a failed COMMIT leaves the transaction open), and the first error is raised."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        """End the open transaction, if any; an error of the ROLLBACK itself is dropped so
+        that the error that caused it is the one raised."""
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def add_counts(self, deltas: dict[str, int]) -> dict[str, int]:
         """The run's counts with ``deltas`` added, written to ``runs`` (in the transaction)."""

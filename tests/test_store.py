@@ -17,6 +17,7 @@ import pytest
 
 from invoice_async import InvoiceClient, InvoiceStore, errors
 from invoice_async._converter import structure_detail, structure_invoice
+from invoice_async._store_db import Database
 from invoice_async._store_schema import SCHEMA_VERSION, detail_row, invoice_row
 from invoice_async.testing import FakeI3DServer, to_detail_item, to_list_item
 from tests._stores import content, query, statuses
@@ -68,6 +69,34 @@ async def test_an_existing_store_readable_by_others_is_made_owner_only_with_its_
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
         assert {file.name: mode(file) for file in files} == {f.name: 0o600 for f in files}
     assert mode(path) == 0o600
+
+
+def test_a_commit_that_fails_raises_its_error_and_rolls_back_so_the_next_transaction_works(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "s.sqlite")
+
+    def write_an_event_of_no_invoice() -> None:
+        with db.transaction() as conn:
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, which fails
+            conn.execute(
+                "INSERT INTO payment_events (invoice_id, old_status, new_status, seen_at) "
+                "VALUES (999, 0, 1, 'then')"
+            )
+
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY") as caught:
+            write_an_event_of_no_invoice()
+        assert caught.traceback[-1].name == "transaction"  # raised by the COMMIT itself
+        assert not db.conn.in_transaction
+        with db.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('after', 'works')")
+    finally:
+        db.close()
+    assert query(tmp_path / "s.sqlite", "SELECT value FROM meta WHERE key = 'after'") == [
+        ("works",)
+    ]
+    assert query(tmp_path / "s.sqlite", "SELECT count(*) FROM payment_events") == [(0,)]
 
 
 async def test_a_second_writer_gets_store_locked_error_at_once_and_the_first_goes_on(
