@@ -74,6 +74,12 @@ def _make_private(path: Path) -> None:
         os.close(fd)
 
 
+def _not_a_database(exc: sqlite3.DatabaseError) -> bool:
+    """Whether ``exc`` says the file is no SQLite database or a corrupt one (not, say, that
+    it is locked)."""
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
 def check_discardable(path: Path) -> None:
     """Raise StoreError if ``path`` is an SQLite database of something else, which ``fresh``
     must not delete; a store, a corrupt file or no file at all may be discarded."""
@@ -83,8 +89,12 @@ def check_discardable(path: Path) -> None:
     try:
         (app_id,) = conn.execute("PRAGMA application_id").fetchone()
         (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-    except sqlite3.DatabaseError:
-        return  # not a database (a corrupt store): nothing to keep
+    except sqlite3.DatabaseError as exc:
+        if _not_a_database(exc):
+            return  # not a database (a corrupt store): nothing to keep
+        raise errors.StoreError(  # locked, say: what it holds is unknown
+            f"the store {path} cannot be read ({exc}): not discarding it", path=str(path)
+        ) from None
     finally:
         conn.close()
     if tables and app_id != APPLICATION_ID:
@@ -123,6 +133,8 @@ class Database:
         try:
             (app_id,) = conn.execute("PRAGMA application_id").fetchone()
         except sqlite3.DatabaseError as exc:
+            if not _not_a_database(exc):
+                raise  # locked, say: that is no reason to start it over
             raise self._error(
                 f"is not an invoice_async store ({exc}); start it over with fresh=True "
                 "(--fresh on the command line)"

@@ -250,6 +250,22 @@ async def test_fresh_never_discards_an_sqlite_database_of_something_else(tmp_pat
     assert query(path, "SELECT name FROM sqlite_schema") == [("precious",)]
 
 
+async def test_fresh_never_discards_a_database_it_cannot_read_because_it_is_locked(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mine.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE precious (x)")
+        holder.execute("BEGIN EXCLUSIVE")  # nobody else reads it until this ends
+        with pytest.raises(errors.StoreError, match="database is locked"):
+            await InvoiceStore(path, fresh=True).open()  # waits for the lock 5 s, in vain
+        assert path.exists()
+    finally:
+        holder.close()
+    assert query(path, "SELECT name FROM sqlite_schema") == [("precious",)]
+
+
 async def test_bad_paths_are_configuration_errors(tmp_path: Path) -> None:
     with pytest.raises(errors.ConfigurationError, match="path must be a file path"):
         InvoiceStore(5)  # type: ignore[arg-type]
