@@ -144,7 +144,7 @@ async def run_export(client: InvoiceClient, options: ExportOptions) -> ExportSum
     store = InvoiceStore(options.store or out / STORE_NAME, fresh=options.fresh)
     with folder_lock(out):
         async with store:  # locked (and, with fresh, emptied) before any file is touched
-            _prepare_folder(out, options)
+            await store._in_thread(_prepare_folder, out, options)  # off the event loop
             pdf_dir = out / PDF_FOLDER if options.pdfs else None
             with ProgressBar(options.progress, lambda: client.stats) as bar:
                 synced = await store.sync(

@@ -87,22 +87,27 @@ class InvoiceStore:
         """
         if self._db is not None:
             return self
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="invoice-async-store")
+        try:
+            self._db = await self._in_thread(self._open_locked)
+        except BaseException:
+            await self._shutdown()
+            raise
+        return self
+
+    def _open_locked(self) -> Database:
+        """On the store's thread: check the path, take the lock, discard the file with
+        ``fresh``, and open it."""
         if self._path.is_dir() or not self._path.parent.is_dir():
             raise errors.ConfigurationError(
                 f"the store {str(self._path)!r} must be a file in an existing folder"
             )
         self._lock.acquire()
-        try:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="invoice-async-store")
-            if self._fresh:
-                await self._in_thread(check_discardable, self._path)
-                self._discard()
-                self._fresh = False  # once: reopening later keeps what this run writes
-            self._db = await self._in_thread(Database, self._path)
-        except BaseException:
-            self._shutdown()
-            raise
-        return self
+        if self._fresh:
+            check_discardable(self._path)
+            self._discard()
+            self._fresh = False  # once: reopening later keeps what this run writes
+        return Database(self._path)
 
     def _discard(self) -> None:
         for suffix in ("", *_SIDE_FILES):
@@ -115,13 +120,19 @@ class InvoiceStore:
             if db is not None:
                 await self._in_thread(db.close)
         finally:
-            self._shutdown()
+            await self._shutdown()
 
-    def _shutdown(self) -> None:
+    async def _shutdown(self) -> None:
+        """Release the lock on the store's thread (after whatever it still runs, such as an
+        opening that was cancelled: so the lock cannot be taken after it was let go), and
+        let the thread end."""
         executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)  # idle by now: its thread ends by itself
-        self._lock.release()
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._lock.release)
+        finally:
+            executor.shutdown(wait=False)  # the release still runs if this was cancelled
 
     async def __aenter__(self) -> Self:
         return await self.open()

@@ -151,9 +151,7 @@ class SyncJob:
         if pdf_dir is not None:
             if not isinstance(pdf_dir, str | os.PathLike) or not str(pdf_dir):
                 raise errors.ConfigurationError(f"pdf_dir must be a folder, got {pdf_dir!r}")
-            folder = Path(pdf_dir)
-            if folder.exists() and not folder.is_dir():
-                raise errors.ConfigurationError(f"pdf_dir {str(folder)!r} is not a folder")
+            folder = Path(pdf_dir)  # that it is a folder is checked on the store's thread
         checking = _flag("verify", verify)
         if checking and folder is None:
             raise errors.ConfigurationError("verify=True checks PDFs: pass pdf_dir too")
@@ -188,8 +186,10 @@ async def run_sync(store: StoreAccess, job: SyncJob) -> SyncSummary:
     """Run ``job`` on ``store`` (open, locked); see :meth:`InvoiceStore.sync`."""
     client = job.client
     listing = (client.unpaid_invoices if job.unpaid else client.invoices)(job.filter)
-    folder = None if job.pdf_dir is None else store._folder_text(job.pdf_dir)
     try:
+        folder = None
+        if job.pdf_dir is not None:
+            folder = await store._call(_folder_text, store, job.pdf_dir)
         await store._call(Database.begin_run, job.unpaid, job.filter, folder, now())
     except BaseException:
         await listing.aclose()
@@ -213,6 +213,14 @@ async def run_sync(store: StoreAccess, job: SyncJob) -> SyncSummary:
         counts = await store._call(Database.finish_run, status, failures, now())
         logger.debug("sync of %s: %s, %s", store.path, status, counts)
     return SyncSummary(**counts, failures=tuple(failures))
+
+
+def _folder_text(db: Database, store: StoreAccess, folder: Path) -> str:
+    """On the store's thread: how the store remembers the PDF folder ``folder``;
+    ConfigurationError when it is there but no folder."""
+    if folder.exists() and not folder.is_dir():
+        raise errors.ConfigurationError(f"pdf_dir {str(folder)!r} is not a folder")
+    return store._folder_text(folder)
 
 
 async def _list(store: StoreAccess, listing: AsyncGenerator[Invoice, None], job: SyncJob) -> None:
@@ -354,10 +362,9 @@ async def _details(store: StoreAccess, job: SyncJob, failures: list[tuple[int, s
 async def _pdfs(
     store: StoreAccess, job: SyncJob, folder: Path, failures: list[tuple[int, str]]
 ) -> None:
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    with lock_directory(folder, busy=f"another sync is writing PDFs into {folder}"):
-        # Temp files left by a run that was killed mid-file (none is ours: we hold the lock).
-        await asyncio.to_thread(remove_stale_temp_files, folder)
+    held = contextlib.ExitStack()  # the folder's lock, taken and let go on the store's thread
+    try:
+        await store._call(_claim_folder, held, folder)
         await _check_files(store, job, folder)
         total = await store._call(steps.count_needed_pdfs)
         writer: _GroupWriter[tuple[int, str, int, str]] = _GroupWriter(
@@ -374,6 +381,20 @@ async def _pdfs(
             await _fan_out(job, "pdfs", "pdf", fetch, items, total, failures)
         finally:
             await writer.close()
+    finally:  # queued after the claim, so it runs after it even if this was cancelled
+        await store._call(_release_folder, held)
+
+
+def _claim_folder(db: Database, held: contextlib.ExitStack, folder: Path) -> None:
+    """On the store's thread: make the PDF folder, lock it (until ``held`` is closed), and
+    remove the temp files a run killed mid-file left (none is ours: we hold the lock)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    held.enter_context(lock_directory(folder, busy=f"another sync is writing PDFs into {folder}"))
+    remove_stale_temp_files(folder)
+
+
+def _release_folder(db: Database, held: contextlib.ExitStack) -> None:
+    held.close()
 
 
 async def _check_files(store: StoreAccess, job: SyncJob, folder: Path) -> None:

@@ -10,17 +10,21 @@ import signal
 import sqlite3
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from invoice_async import InvoiceClient, InvoiceStore, errors
+from invoice_async import InvoiceClient, InvoiceStore, _export, _store, _sync, errors
 from invoice_async._converter import structure_detail, structure_invoice
+from invoice_async._lock import WriteLock, lock_directory
 from invoice_async._store_db import Database
 from invoice_async._store_schema import SCHEMA_VERSION, detail_row, invoice_row
 from invoice_async.testing import FakeI3DServer, to_detail_item, to_list_item
 from tests._stores import content, query, statuses
+
+T = TypeVar("T")
 
 
 def mode(path: Path) -> int:
@@ -325,6 +329,52 @@ async def test_a_cancelled_sync_keeps_every_detail_it_fetched_and_is_interrupted
     assert server.requests_per_path["detail"] == 30 - saved
     assert summary.details_fetched == 30 - saved
     assert len(content(path)["details"]) == 30
+
+
+def _on_the_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def test_an_export_opens_locks_discards_and_prepares_its_folders_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, bool]] = []  # (what, whether it ran on the event loop's thread)
+
+    def spy(name: str, fn: Callable[..., T]) -> Callable[..., T]:
+        def called(*args: object, **kwargs: object) -> T:
+            calls.append((name, _on_the_loop()))
+            return fn(*args, **kwargs)
+
+        return called
+
+    class SpiedLock(WriteLock):
+        acquire = spy("store lock", WriteLock.acquire)
+        release = spy("store unlock", WriteLock.release)
+
+    monkeypatch.setattr(_store, "WriteLock", SpiedLock)
+    monkeypatch.setattr(InvoiceStore, "_discard", spy("discard", InvoiceStore._discard))
+    monkeypatch.setattr(InvoiceStore, "_folder_text", spy("pdf_dir", InvoiceStore._folder_text))
+    monkeypatch.setattr(_sync, "lock_directory", spy("pdf lock", lock_directory))
+    monkeypatch.setattr(_export, "_prepare_folder", spy("folder", _export._prepare_folder))
+    options = _export.ExportOptions(out_dir=tmp_path / "out", pdfs=True, fresh=True)
+    async with (
+        FakeI3DServer(count=5) as base_url,
+        InvoiceClient("test-token", base_url=base_url) as client,
+    ):
+        summary = await _export.run_export(client, options)
+    assert summary.pdfs == 5
+    assert calls == [
+        ("store lock", False),
+        ("discard", False),
+        ("folder", False),
+        ("pdf_dir", False),
+        ("pdf lock", False),
+        ("store unlock", False),
+    ]
 
 
 async def test_one_open_store_syncs_on_a_schedule_while_others_read_it(tmp_path: Path) -> None:
