@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
+import re
 import sqlite3
 from collections import Counter
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
@@ -187,6 +191,50 @@ async def test_removed_invoices_get_removed_at_and_leave_the_list_but_keep_their
     assert query(store, "SELECT count(*) FROM details WHERE invoice_id IN (2, 30)") == [(2,)]
     later = await sync(server, store, pdf_dir=pdf_dir)
     assert later.summary.removed == 0  # counted once, by the sync that saw it go
+
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
+TIME_COLUMNS = {
+    "invoices": ("first_seen", "last_seen", "removed_at"),
+    "details": ("fetched_at",),
+    "pdfs": ("fetched_at",),
+    "payment_events": ("seen_at",),
+    "runs": ("started_at", "finished_at"),
+}
+
+
+async def test_every_time_column_is_iso_utc_first_seen_is_kept_and_last_seen_advances(
+    server: FakeI3DServer, store: Path, pdf_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instants = (datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=n) for n in itertools.count())
+
+    def clock_now(tz: tzinfo | None = None) -> datetime:  # as datetime.now: naive without tz
+        instant = next(instants)
+        return instant.replace(tzinfo=None) if tz is None else instant.astimezone(tz)
+
+    monkeypatch.setattr(_sync, "datetime", SimpleNamespace(now=clock_now))  # each call later
+    await sync(server, store, pdf_dir=pdf_dir)
+    first = dict(query(store, "SELECT id, first_seen FROM invoices"))
+    (paid,) = [inv.id for inv in server.pay(1)]
+    (gone,) = [inv.id for inv in server.remove([server.invoices[-1].id])]
+    await sync(server, store, pdf_dir=pdf_dir)
+    for table, columns in TIME_COLUMNS.items():
+        rows = query(store, f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608
+        assert rows, table
+        for row in rows:
+            for column, value in zip(columns, row, strict=True):
+                if value is not None or column != "removed_at":
+                    assert ISO_UTC.match(value), (table, column, value)
+    rows = query(store, "SELECT id, first_seen, last_seen, removed_at FROM invoices")
+    assert {invoice_id: seen for invoice_id, seen, _, _ in rows} == first  # kept
+    for invoice_id, first_seen, last_seen, removed_at in rows:
+        if invoice_id == gone:
+            assert last_seen == first_seen < removed_at  # not seen by the second sync
+        else:
+            assert first_seen < last_seen  # seen again, later
+            assert removed_at is None
+    (seen_at,) = query(store, "SELECT seen_at FROM payment_events WHERE invoice_id = ?", (paid,))
+    assert seen_at[0] > first[paid]
 
 
 async def test_the_unpaid_scope_checks_each_invoice_that_left_the_list_once(
