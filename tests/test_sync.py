@@ -269,6 +269,34 @@ async def test_the_unpaid_scope_checks_each_invoice_that_left_the_list_once(
     assert again.summary.paid == again.summary.removed == 0
 
 
+def describe(server: FakeI3DServer, invoice_id: int, text: str) -> None:
+    """Give one of the fake server's invoices another description (no public mutation does)."""
+    table = server._store
+    table._replace([attrs.evolve(table.by_id[invoice_id], description=text)])
+
+
+async def test_an_invoice_that_left_the_filtered_unpaid_list_unpaid_is_removed_not_paid(
+    server: FakeI3DServer, store: Path
+) -> None:
+    scope = {"unpaid": True, "filter": "server", "details": False}
+    await sync(server, store, **scope)
+    listed = listed_ids(store)
+    left = listed[1]
+    describe(server, left, "Renamed: no longer matches the filter")
+    synced = await sync(server, store, **scope)
+    assert synced.details == [left]  # checked once: it still exists, and is unpaid
+    assert synced.summary == SyncSummary(
+        listed=len(listed) - 1, removed=1, unchanged=len(listed) - 1, details_fetched=1
+    )
+    assert query(store, "SELECT count(*) FROM payment_events") == [(0,)]
+    assert query(
+        store,
+        "SELECT payment_status, list_position, removed_at IS NOT NULL FROM invoices WHERE id = ?",
+        (left,),
+    ) == [(0, None, 1)]
+    assert listed_ids(store) == [i for i in listed if i != left]
+
+
 async def test_an_invoice_that_left_the_unpaid_list_paid_gets_the_paid_amounts(
     server: FakeI3DServer, store: Path
 ) -> None:
