@@ -106,6 +106,19 @@ async def test_a_first_sync_stores_every_invoice_detail_and_pdf_in_list_order(
     assert json.loads(counts) == {**attrs.asdict(first.summary), "failures": []}
 
 
+async def test_the_list_order_holds_across_batches(
+    server: FakeI3DServer, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sync, "_BATCH", 7)  # 40 invoices: six batches, the last one short
+    await sync(server, store, details=False)
+    assert listed_ids(store) == [inv.id for inv in server.invoices]
+    server.insert_at_head(10)  # every place moves, across batch boundaries
+    await sync(server, store, details=False)
+    assert listed_ids(store) == [inv.id for inv in server.invoices]
+    positions = query(store, "SELECT list_position FROM invoices ORDER BY list_position")
+    assert [position for (position,) in positions] == list(range(COUNT + 10))
+
+
 async def test_an_unchanged_list_sends_only_list_requests(
     server: FakeI3DServer, store: Path, pdf_dir: Path
 ) -> None:
