@@ -72,7 +72,7 @@ class Ideal:
 
 @attrs.frozen
 class Target:
-    """One target of a scenario: ``value`` must be ``op`` (``>=`` or ``<=``) ``bound``.
+    """One target of a scenario: ``value`` must be ``op`` (``>=``, ``<=`` or ``==``) ``bound``.
 
     ``value`` is None when it could not be measured (a contender failed): then it is missed.
     """
@@ -89,13 +89,15 @@ class Target:
         """Whether the target is met."""
         if self.value is None:
             return False
+        if self.op == "==":
+            return self.value == self.bound
         return self.value >= self.bound if self.op == ">=" else self.value <= self.bound
 
     def line(self) -> str:
         """``PASS  label: value >= bound (detail)``."""
         verdict = "PASS" if self.passed else "FAIL"
         value = "n/a" if self.value is None else f"{self.value:.3f}{self.unit}"
-        op = "≥" if self.op == ">=" else "≤"
+        op = {">=": "≥", "<=": "≤"}.get(self.op, "=")
         detail = f"  ({self.detail})" if self.detail else ""
         return f"{verdict}  {self.label}: {value} {op} {self.bound:.3f}{self.unit}{detail}"
 
