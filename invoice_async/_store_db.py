@@ -77,32 +77,46 @@ def _make_private(path: Path) -> None:
 def _not_a_database(exc: sqlite3.DatabaseError) -> bool:
     """Whether ``exc`` says the file is no SQLite database or a corrupt one (not, say, that
     it is locked)."""
-    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
+def _store_version(path: Path, conn: sqlite3.Connection) -> int | None:
+    """The schema version of the store at ``path``, open as ``conn`` (0: an empty file), or
+    None when the file is no SQLite database or a corrupt one. Raises StoreError when it is
+    an SQLite database of something else, and other errors (a lock, say) as they are."""
+    try:
+        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if _not_a_database(exc):
+            return None
+        raise
+    if tables and app_id != APPLICATION_ID:
+        raise errors.StoreError(
+            f"the store {path} is an SQLite database, but not an invoice_async store",
+            path=str(path),
+        )
+    return int(version)
 
 
 def check_discardable(path: Path) -> None:
-    """Raise StoreError if ``path`` is an SQLite database of something else, which ``fresh``
-    must not delete; a store, a corrupt file or no file at all may be discarded."""
+    """Raise StoreError if ``path`` is an SQLite database of something else, or one that
+    cannot be read (locked, say), which ``fresh`` must not delete; a store, a file that is no
+    database or a corrupt one, or no file at all may be discarded."""
     if not path.exists():
         return
     conn = sqlite3.connect(path)
     try:
-        (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-        (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-    except sqlite3.DatabaseError as exc:
-        if _not_a_database(exc):
-            return  # not a database (a corrupt store): nothing to keep
-        raise errors.StoreError(  # locked, say: what it holds is unknown
+        _store_version(path, conn)
+    except errors.StoreError as exc:
+        raise errors.StoreError(f"{exc}: not discarding it", path=str(path)) from None
+    except sqlite3.DatabaseError as exc:  # what it holds is unknown
+        raise errors.StoreError(
             f"the store {path} cannot be read ({exc}): not discarding it", path=str(path)
         ) from None
     finally:
         conn.close()
-    if tables and app_id != APPLICATION_ID:
-        raise errors.StoreError(
-            f"the store {path} is an SQLite database, but not an invoice_async store: "
-            "not discarding it",
-            path=str(path),
-        )
 
 
 def _scope_text(unpaid: bool, text: str | None) -> str:
@@ -130,19 +144,12 @@ class Database:
     def _prepare(self) -> None:
         conn = self.conn
         conn.execute("PRAGMA busy_timeout = 5000")  # a reader's checkpoint, briefly
-        try:
-            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-        except sqlite3.DatabaseError as exc:
-            if not _not_a_database(exc):
-                raise  # locked, say: that is no reason to start it over
+        version = _store_version(self.path, conn)  # a lock, say, is raised as it is
+        if version is None:
             raise self._error(
-                f"is not an invoice_async store ({exc}); start it over with fresh=True "
-                "(--fresh on the command line)"
-            ) from None
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-        if tables and app_id != APPLICATION_ID:
-            raise self._error("is an SQLite database, but not an invoice_async store")
+                "is not an invoice_async store (no SQLite database, or a corrupt one); start "
+                "it over with fresh=True (--fresh on the command line)"
+            )
         if version > SCHEMA_VERSION:
             raise self._error(
                 f"was made by a newer invoice_async (schema version {version}; this one "
@@ -205,10 +212,8 @@ class Database:
 
     # --- runs and scope -----------------------------------------------------------------------
 
-    def begin_run(
-        self, unpaid: bool, text: str | None, pdf_dir: str | None, now: str
-    ) -> str | None:
-        """Check the scope, remember it, and start a run; returns the PDF folder remembered.
+    def begin_run(self, unpaid: bool, text: str | None, pdf_dir: str | None, now: str) -> None:
+        """Check the scope, remember it (and ``pdf_dir``, when given), and start a run.
 
         The scope (unpaid or not, the filter) and the PDF folder are fixed once the store
         holds invoices (PDFs, for the folder); another one raises ConfigurationError.
@@ -240,7 +245,6 @@ class Database:
                 (now, json.dumps(self.counts)),
             )
             self.run_id = cursor.lastrowid or 0
-        return pdf_dir or remembered
 
     def finish_run(
         self, status: str, failures: Sequence[tuple[int, str]], now: str
