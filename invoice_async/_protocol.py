@@ -62,6 +62,8 @@ class Secret:
             raise errors.ConfigurationError(
                 "the API token has whitespace or control characters (a stray newline?)"
             )
+        if not self._value.isascii():
+            raise errors.ConfigurationError("the API token must be ASCII text")
 
     def __repr__(self) -> str:
         return "Secret('**********')"
@@ -107,7 +109,9 @@ def page_of(payload: Any, headers: Mapping[str, str], *, url: str) -> Page:
 
 
 def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+    # An exact int: not a bool, and not a subclass, whose __format__ or __str__ could put
+    # anything at all into a path or a header.
+    return type(value) is int
 
 
 # --- paths and queries ----------------------------------------------------------------------
@@ -127,9 +131,17 @@ def filter_query(text: str | None) -> str:
     return "" if text is None else "filter=" + quote(text, safe="")
 
 
+def _id_segment(invoice_id: int) -> str:
+    """The path segment of an invoice id: the digits of an exact int >= 1, never the text of
+    the object itself (an int subclass could format as ``../../x``)."""
+    if not _is_int(invoice_id) or invoice_id < 1:
+        raise errors.ConfigurationError("invoice id must be an int >= 1")
+    return str(invoice_id)
+
+
 def detail_path(invoice_id: int) -> str:
     """Path of one invoice's detail."""
-    return f"{INVOICE_PATH}/{invoice_id}"
+    return f"{INVOICE_PATH}/{_id_segment(invoice_id)}"
 
 
 def detail_by_number_path(invoice_number: str) -> str:
@@ -139,7 +151,7 @@ def detail_by_number_path(invoice_number: str) -> str:
 
 def pdf_path(invoice_id: int) -> str:
     """Path of one invoice's PDF."""
-    return f"{INVOICE_PATH}/{invoice_id}/pdf"
+    return f"{INVOICE_PATH}/{_id_segment(invoice_id)}/pdf"
 
 
 # --- answers --------------------------------------------------------------------------------

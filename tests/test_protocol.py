@@ -94,6 +94,19 @@ def test_paths_keep_the_invoice_number_in_one_segment(path: str, expected: str) 
     assert path == expected
 
 
+class FormatsAsAPath(int):
+    def __format__(self, spec: str) -> str:
+        return "../../x"
+
+
+@pytest.mark.parametrize("bad", [True, -7, 0, FormatsAsAPath(7)])
+def test_paths_hold_only_the_digits_of_an_exact_positive_int(bad: int) -> None:
+    for path in (detail_path, pdf_path):
+        with pytest.raises(errors.ConfigurationError, match="invoice id"):
+            path(bad)
+    assert detail_path(7) == "/v3/account/invoice/7"
+
+
 def test_secret_never_shows_its_value() -> None:
     secret = Secret("s3cr3t-value")
     assert secret.reveal() == "s3cr3t-value"

@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 from aiohttp import web
 
-from invoice_async import InvoiceClient, errors
+from invoice_async import Invoice, InvoiceClient, errors
+from invoice_async._converter import structure_invoice
 from invoice_async._logging import redact
 from invoice_async.testing import FakeI3DServer
+from tests._samples import LIST_ITEM
 from tests._servers import serve
 
 TOKEN = "sekrit-Tq7Zp2-do-not-leak"
@@ -161,6 +164,22 @@ async def test_debug_logs_errors_and_reprs_never_hold_the_token(
 # --- hostile input: a clear error, and nothing sent ------------------------------------------
 
 Call = Callable[[InvoiceClient, Path], Awaitable[object]]
+INVOICE = structure_invoice(LIST_ITEM)
+
+
+class SneakyInt(int):
+    """An int that formats as a path of its own choosing."""
+
+    def __format__(self, spec: str) -> str:
+        return "../../../tmp/x"
+
+    __str__ = __repr__ = lambda self: "../../../tmp/x"
+
+
+def model(**changes: Any) -> Invoice:
+    """The sample Invoice with fields changed as ``attrs.evolve`` allows (no validation)."""
+    return attrs.evolve(INVOICE, **changes)
+
 
 HOSTILE_INPUT: list[tuple[str, Call, str]] = [
     ("negative id", lambda c, d: c.invoice(-5), "invoice id"),
@@ -173,7 +192,22 @@ HOSTILE_INPUT: list[tuple[str, Call, str]] = [
     ("page size 0", lambda c, d: anext(c.invoices(page_size=0)), "page_size"),
     ("concurrency 0", lambda c, d: anext(c.invoice_details([1], concurrency=0)), "concurrency"),
     ("missing directory", lambda c, d: c.download_pdf(1, d / "nope"), "does not exist"),
-]
+    ("filter with a lone surrogate", lambda c, d: anext(c.invoices(filter="a\udcff")), "filter"),
+    ("number with a lone surrogate", lambda c, d: c.invoice_by_number("7\udcff"), "number"),
+    ("int subclass id", lambda c, d: c.invoice(SneakyInt(7)), "invoice id"),
+    ("int subclass PDF id", lambda c, d: c.download_pdf(SneakyInt(7), d), "invoice id"),
+    # Models: attrs.evolve puts anything into a frozen model; its id is checked all the same.
+    ("model with a traversal id", lambda c, d: c.download_pdf(model(id="/../../tmp/x"), d),
+     "invoice id"),
+    ("model with id True", lambda c, d: c.download_pdf(model(id=True), d), "invoice id"),
+    ("model with id -7", lambda c, d: anext(c.download_pdfs([model(id=-7)], d)), "invoice id"),
+    ("model with an int subclass id", lambda c, d: c.download_pdf(model(id=SneakyInt(7)), d),
+     "invoice id"),
+    ("detail of a model with id 0", lambda c, d: anext(c.invoice_details([model(id=0)])),
+     "invoice id"),
+    ("model with a number that is not text", lambda c, d: c.download_pdf(model(
+     invoice_number=["../x"]), d), "invoice number"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
