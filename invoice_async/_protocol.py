@@ -222,8 +222,25 @@ _STATUS_CLASSES: Final[Mapping[int, type[errors.ApiError]]] = {
 _EXCERPT_LENGTH: Final = 200
 
 
+def _clean(text: str) -> str:
+    """Server text for an error message: tokens redacted (before any cut, which could split
+    one), control characters as spaces, one line."""
+    return _CONTROL_RE.sub(" ", redact(text)).strip()
+
+
+def _scalar_text(value: object) -> str:
+    """A JSON value given as text: strings as they are, numbers and booleans as JSON writes
+    them, anything else (an object, an array, null) as nothing."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, bool | int | float):
+        return orjson.dumps(value).decode()
+    return ""
+
+
 def _error_fields(body: bytes) -> tuple[int | None, str, list[errors.FieldError]]:
-    """errorCode, errorMessage and errors of an API error object, tolerating other bodies."""
+    """errorCode, errorMessage and errors of an API error object, tolerating any other body:
+    any JSON at all gives these three, never an exception."""
     try:
         payload = orjson.loads(body)
     except (ValueError, RecursionError):
@@ -233,17 +250,15 @@ def _error_fields(body: bytes) -> tuple[int | None, str, list[errors.FieldError]
     if not isinstance(payload, dict):
         # A proxy may echo the request's headers in its error page: keep the token out,
         # redacting the whole body before the excerpt is cut (a cut could split a token).
-        text = redact(body.decode("utf-8", "replace"))[:_EXCERPT_LENGTH]
-        return None, _CONTROL_RE.sub(" ", text).strip(), []
+        return None, _clean(body.decode("utf-8", "replace"))[:_EXCERPT_LENGTH].strip(), []
     code = payload.get("errorCode")
-    error_code = code if _is_int(code) else None
-    message = payload.get("errorMessage")
-    details = []
-    for item in payload.get("errors") or ():
-        if isinstance(item, dict):
-            prop, text = str(item.get("property", "")), str(item.get("message", ""))
-            details.append(errors.FieldError(redact(prop), redact(text)))
-    return error_code, redact(str(message)) if message is not None else "", details
+    items = payload.get("errors")
+    details = [
+        errors.FieldError(_scalar_text(item.get("property")), _scalar_text(item.get("message")))
+        for item in (items if isinstance(items, list) else ())
+        if isinstance(item, dict)
+    ]
+    return code if _is_int(code) else None, _scalar_text(payload.get("errorMessage")), details
 
 
 def error_from_response(
