@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +36,11 @@ STORE_NAME: Final = ".invoice-async.sqlite"
 PDF_FOLDER: Final = "pdf"
 _LEGACY_CHECKPOINT: Final = ".checkpoint"  # what OUT_DIR held before the store
 _WRITTEN_PDF: Final = re.compile(r"[A-Za-z0-9._-]+_[0-9]+\.pdf")  # _files.pdf_file_name
-# Cells starting with these are read as formulas by spreadsheets (CSV injection).
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+# Cells starting with these are read as formulas by spreadsheets (CSV injection), also in
+# their full-width and small forms (NFKC folds those to these), and also after whitespace and
+# invisible characters (spreadsheets skip a leading space, NBSP, BOM, zero-width space...).
+_FORMULA_STARTS: Final = frozenset("=+-@|")
+_SKIPPED_CATEGORIES: Final = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc"})
 
 
 @attrs.define
@@ -109,9 +113,20 @@ def split_failure(invoice_id: int, text: str) -> dict[str, Any]:
 
 
 def neutralize_csv_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe: a cell that
+    starts with a tab or CR, or whose first character after whitespace and format or control
+    characters (Unicode Zs, Zl, Zp, Cf, Cc) is one of ``= + - @ |`` or a full-width or small
+    form of one. Numbers stay numbers."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "\t\r":
         return "'" + value
+    for char in value:
+        if unicodedata.category(char) in _SKIPPED_CATEGORIES:
+            continue
+        if unicodedata.normalize("NFKC", char)[:1] in _FORMULA_STARTS:
+            return "'" + value
+        break
     return value
 
 
