@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import traceback
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -17,7 +18,7 @@ from typing import Any, Final, Literal, Self, TypeVar, overload
 
 import aiohttp
 
-from . import _protocol
+from . import _protocol, errors
 from ._args import (
     check_concurrency,
     check_directory,
@@ -271,10 +272,19 @@ class InvoiceClient:
             return await self._retrier.call(once, retries=0 if ahead else retries)
 
         pages = paginate(fetch, page_size=page_size, read_ahead=self._settings.read_ahead)
-        async with contextlib.aclosing(pages):
-            async for items, url in pages:
-                for item in items:
-                    yield structure_invoice(item, url=url)
+        items: list[Any] | None = None
+        item: Any = None
+        try:
+            async with contextlib.aclosing(pages):
+                async for items, url in pages:
+                    for item in items:
+                        yield structure_invoice(item, url=url)
+        except errors.InvoiceAsyncError as exc:
+            # As in the retrier: no frame of the traceback keeps a raw answer (the frames
+            # below have ended; this one lets go of its items before the error goes on).
+            traceback.clear_frames(exc.__traceback__)
+            items = item = None
+            raise
 
     # --- one invoice ------------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ DEFAULT_BASE_URL: Final = "https://api.i3d.net"
 PDF_MAGIC: Final = b"%PDF-"
 
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+MAX_PAGE_TOKEN_LENGTH: Final = 1024
+_PAGE_TOKEN_RE: Final = re.compile(rf"[\x21-\x7e]{{1,{MAX_PAGE_TOKEN_LENGTH}}}")
 
 
 class Secret:
@@ -105,7 +107,24 @@ def list_headers(window: Window, page_token: str | None) -> dict[str, str]:
 
 def page_of(payload: Any, headers: Mapping[str, str], *, url: str) -> Page:
     """The page of a list answer; InvalidResponseError when it is not a JSON array."""
-    return Page(expect_list(payload, url=url), url, headers.get(PAGE_TOKEN_HEADER))
+    return Page(expect_list(payload, url=url), url, page_token_of(headers, url=url))
+
+
+def page_token_of(headers: Mapping[str, str], *, url: str) -> str | None:
+    """The answer's PAGE-TOKEN, which the next request sends back: None when there is none
+    (or it is empty); InvalidResponseError, without echoing it, unless it is 1 to 1024
+    visible ASCII characters (a token of other bytes could not be sent, or would carry
+    what the server chose into our request)."""
+    value = headers.get(PAGE_TOKEN_HEADER)
+    if not value:
+        return None
+    if not _PAGE_TOKEN_RE.fullmatch(value):
+        raise errors.InvalidResponseError(
+            f"the API sent a PAGE-TOKEN of {len(value)} characters that are not all visible "
+            f"ASCII, or over {MAX_PAGE_TOKEN_LENGTH}: not sending it back",
+            url=url,
+        )
+    return value
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -166,9 +185,10 @@ def decode_json(body: bytes, *, url: str) -> Any:
     try:
         return orjson.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise errors.InvalidResponseError(
-            f"the answer is not valid JSON ({exc})", url=url
-        ) from None
+        reason = redact(str(exc))
+    # Raised outside the except block: the decoder's error holds the whole body (``doc``),
+    # and is chained to nothing of ours, not even as a suppressed __context__.
+    raise errors.InvalidResponseError(f"the answer is not valid JSON ({reason})", url=url)
 
 
 def expect_list(payload: Any, *, url: str) -> list[Any]:
@@ -302,8 +322,9 @@ class PdfCheck:
         self._max_bytes = max_bytes
         media_type = (content_type or "").split(";", 1)[0].strip().lower()
         if content_type is not None and media_type not in self._ACCEPTED_TYPES:
+            shown = redact(content_type)[:100]  # a hostile server may echo the token in it
             raise errors.InvalidResponseError(
-                f"expected a PDF, got Content-Type {content_type[:100]!r}", url=url
+                f"expected a PDF, got Content-Type {shown!r}", url=url
             )
         if content_length is not None and content_length > max_bytes:
             raise errors.InvalidResponseError(

@@ -28,7 +28,7 @@ from . import errors
 from ._client import InvoiceClient
 from ._files import remove_stale_temp_files
 from ._lock import lock_directory
-from ._logging import logger
+from ._logging import logger, redact
 from ._models import Invoice, InvoiceDetail
 from ._store_db import Database
 
@@ -181,7 +181,9 @@ def now() -> str:
 def _failure(invoice_id: int, what: str, error: Exception) -> tuple[int, str]:
     if isinstance(error, errors.StoreError):
         raise error  # the store failing is not one invoice failing: the sync stops
-    return invoice_id, f"{what}: {type(error).__name__}: {error}"
+    # Redacted once more (errors are, when made): the text goes into the store and the
+    # manifest, files that outlive the client.
+    return invoice_id, redact(f"{what}: {type(error).__name__}: {error}")
 
 
 async def run_sync(store: StoreAccess, job: SyncJob) -> SyncSummary:

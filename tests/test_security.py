@@ -7,7 +7,6 @@ import contextlib
 import gzip
 import json
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from invoice_async import Invoice, InvoiceClient, errors
 from invoice_async._converter import structure_invoice
 from invoice_async._logging import redact
 from invoice_async.testing import FakeI3DServer
+from tests._leaks import frames_text
 from tests._samples import LIST_ITEM
 from tests._servers import serve
 
@@ -87,26 +87,6 @@ async def test_a_redirect_to_another_origin_does_not_carry_the_token(
 
 
 # --- the token never shows --------------------------------------------------------------------
-
-
-def frames_text(error: BaseException) -> str:
-    """Everything an error reporter records of an error: the chain, texts, reprs,
-    attributes, and the repr of every local of every frame of every traceback."""
-    parts = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts += [str(current), repr(current), repr(vars(current))]
-        parts.append("".join(traceback.format_exception(current)))
-        tb = current.__traceback__
-        while tb is not None:
-            for value in tb.tb_frame.f_locals.values():
-                with contextlib.suppress(Exception):
-                    parts.append(repr(value))
-            tb = tb.tb_next
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
 
 
 async def test_debug_logs_errors_and_reprs_never_hold_the_token(
