@@ -255,6 +255,7 @@ class Settings:
     timeout: float
     max_retries: int
     max_response_bytes: int
+    max_detail_bytes: int
     max_pdf_bytes: int
     max_per_second: float | None
     deadline: float | None
@@ -273,6 +274,7 @@ def check_settings(
     timeout: object,
     max_retries: object,
     max_response_bytes: object,
+    max_detail_bytes: object,
     max_pdf_bytes: object,
     max_per_second: object,
     deadline: object,
@@ -297,6 +299,7 @@ def check_settings(
         timeout=check_positive_seconds("timeout", timeout),
         max_retries=check_non_negative_int("max_retries", max_retries),
         max_response_bytes=check_positive_int("max_response_bytes", max_response_bytes),
+        max_detail_bytes=check_positive_int("max_detail_bytes", max_detail_bytes),
         max_pdf_bytes=check_positive_int("max_pdf_bytes", max_pdf_bytes),
         max_per_second=None
         if max_per_second is None

@@ -45,6 +45,7 @@ from ._stats import ClientStats
 from ._timekeeper import Timekeeper
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
+DEFAULT_MAX_DETAIL_BYTES: Final = 1024 * 1024  # a detail answer is a few KiB
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
 TOKEN_ENV: Final = _protocol.TOKEN_ENV_VAR
 
@@ -77,7 +78,11 @@ class InvoiceClient:
         session: an ``aiohttp.ClientSession`` to borrow. It is used as it is: never closed, and
             never changed (the token is added to each request, not to the session).
         allow_insecure_http: allow a plain ``http`` base URL to a non-loopback host.
-        max_response_bytes: the largest JSON answer accepted.
+        max_response_bytes: the largest JSON answer accepted, of any kind.
+        max_detail_bytes: the largest detail answer accepted (1 MiB; one invoice is a few
+            KiB). A list answer is held to ``page_size`` x 16 KiB and to 4 x ``page_size``
+            items. JSON decodes to many times its size (``[{},{},...]``: 25 x), so each kind
+            of answer is bounded by what it can hold, before it is decoded.
         max_pdf_bytes: the largest PDF accepted.
         max_per_second: if set, a fixed ceiling: the whole client starts at most this many
             requests per second.
@@ -109,6 +114,7 @@ class InvoiceClient:
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_detail_bytes: int = DEFAULT_MAX_DETAIL_BYTES,
         max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES,
         max_per_second: float | None = None,
         read_ahead: int | None = None,
@@ -132,6 +138,7 @@ class InvoiceClient:
             timeout=timeout,
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
+            max_detail_bytes=max_detail_bytes,
             max_pdf_bytes=max_pdf_bytes,
             max_per_second=max_per_second,
             deadline=deadline,
@@ -260,12 +267,16 @@ class InvoiceClient:
     async def _iterate(
         self, path: str, query: str, page_size: int, retries: int | None
     ) -> AsyncGenerator[Invoice, None]:
+        limit = (_protocol.list_answer_bytes(page_size), "page_size x 16 KiB")
+
         async def fetch(window: _protocol.Window, page_token: str | None, ahead: bool) -> Page:
             headers = _protocol.list_headers(window, page_token)
 
             async def once() -> Page:
-                answer = await self._http.get_json(path, query=query, headers=headers)
-                return _protocol.page_of(answer.payload, answer.headers, url=answer.url)
+                answer = await self._http.get_json(path, query=query, headers=headers, limit=limit)
+                return _protocol.page_of(
+                    answer.payload, answer.headers, url=answer.url, page_size=window.results
+                )
 
             # A window asked ahead is tried once: it may never be needed (the pager asks
             # again, with retries, if it is). Its Retry-After still pauses the client.
@@ -310,8 +321,10 @@ class InvoiceClient:
         return await self._detail(path, check_retries(max_retries))
 
     async def _detail(self, path: str, retries: int | None) -> InvoiceDetail:
+        limit = (self._settings.max_detail_bytes, "max_detail_bytes")
+
         async def once() -> InvoiceDetail:
-            answer = await self._http.get_json(path)
+            answer = await self._http.get_json(path, limit=limit)
             raw = _protocol.expect_single(answer.payload, url=answer.url)
             return structure_detail(raw, url=answer.url)
 

@@ -32,6 +32,12 @@ PDF_MAGIC: Final = b"%PDF-"
 
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 MAX_PAGE_TOKEN_LENGTH: Final = 1024
+# What a list answer can hold: a window asks for page_size items, and one item of the API is
+# well under 1 KiB; a server may cap a window, never fill it past a few times what was asked.
+# Without a bound of its own a list answer could be max_response_bytes of "[{},{},...]",
+# which decodes to 25 times its size.
+LIST_ITEM_BYTES: Final = 16 * 1024
+LIST_ITEMS_PER_ASKED: Final = 4
 _PAGE_TOKEN_RE: Final = re.compile(rf"[\x21-\x7e]{{1,{MAX_PAGE_TOKEN_LENGTH}}}")
 
 
@@ -105,9 +111,24 @@ def list_headers(window: Window, page_token: str | None) -> dict[str, str]:
     return {PAGE_TOKEN_HEADER: page_token}
 
 
-def page_of(payload: Any, headers: Mapping[str, str], *, url: str) -> Page:
-    """The page of a list answer; InvalidResponseError when it is not a JSON array."""
-    return Page(expect_list(payload, url=url), url, page_token_of(headers, url=url))
+def list_answer_bytes(page_size: int) -> int:
+    """The most bytes a list answer of ``page_size`` items is read to: 16 KiB an item."""
+    return page_size * LIST_ITEM_BYTES
+
+
+def page_of(
+    payload: Any, headers: Mapping[str, str], *, url: str, page_size: int | None = None
+) -> Page:
+    """The page of a list answer; InvalidResponseError when it is not a JSON array, or (given
+    the ``page_size`` asked for) when it holds more than 4 x page_size items."""
+    items = expect_list(payload, url=url)
+    if page_size is not None and len(items) > LIST_ITEMS_PER_ASKED * page_size:
+        raise errors.InvalidResponseError(
+            f"the answer holds {len(items)} items for a window of {page_size}: more than "
+            f"{LIST_ITEMS_PER_ASKED} x page_size",
+            url=url,
+        )
+    return Page(items, url, page_token_of(headers, url=url))
 
 
 def page_token_of(headers: Mapping[str, str], *, url: str) -> str | None:

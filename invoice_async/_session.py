@@ -303,28 +303,39 @@ class HttpSession:
         return self._timeout
 
     async def get_json(
-        self, path: str, *, query: str = "", headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        *,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        limit: tuple[int, str] | None = None,
     ) -> JsonAnswer:
         """GET ``path`` and decode its JSON answer; raises ApiError, InvalidResponseError,
-        TransportError."""
+        TransportError.
+
+        ``limit`` is ``(bytes, name of the setting)``: the answer is refused as it streams once
+        it passes that many bytes or ``max_response_bytes``, whichever is fewer (JSON decodes
+        to many times its size, so each kind of answer is held to what it can hold).
+        """
+        most, name = self._max_json_bytes, "max_response_bytes"
+        if limit is not None and limit[0] < most:
+            most, name = limit
         response, url = await self._send(path, query, headers or {})
         try:
-            limit = self._max_json_bytes
             announced = _plain_length(response)
-            if announced is not None and announced > limit:
+            if announced is not None and announced > most:
                 raise errors.InvalidResponseError(
-                    f"the answer announces {announced} bytes, over the limit of {limit} "
-                    "(max_response_bytes)",
+                    f"the answer announces {announced} bytes, over the limit of {most} ({name})",
                     url=url,
                 )
-            body = await self._read(response, url, limit)
+            body = await self._read(response, url, most)
             answer_headers = response.headers
         finally:
             self._done(response)
             del response  # no frame of the traceback keeps the request's headers
-        if len(body) > limit:
+        if len(body) > most:
             raise errors.InvalidResponseError(
-                f"the answer is over the limit of {limit} bytes (max_response_bytes)", url=url
+                f"the answer is over the limit of {most} bytes ({name})", url=url
             )
         return JsonAnswer(_protocol.decode_json(body, url=url), answer_headers, url)
 

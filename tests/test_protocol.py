@@ -23,6 +23,7 @@ from invoice_async._protocol import (
     expect_list,
     expect_single,
     filter_query,
+    list_answer_bytes,
     list_headers,
     list_path,
     page_of,
@@ -53,6 +54,13 @@ def test_list_headers_send_the_window_or_the_page_token_alone(
     window: Window, token: str | None, headers: dict[str, str]
 ) -> None:
     assert list_headers(window, token) == headers
+
+
+def test_page_of_refuses_more_than_four_times_the_items_asked_for() -> None:
+    assert len(page_of([{}] * 400, {}, url="u", page_size=100).items) == 400
+    with pytest.raises(errors.InvalidResponseError, match="401 items for a window of 100"):
+        page_of([{}] * 401, {}, url="u", page_size=100)
+    assert list_answer_bytes(100) == 100 * 16 * 1024
 
 
 def test_page_of_reads_the_items_and_the_next_page_token() -> None:
