@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 from . import errors
 from ._lock import WriteLock
 from ._store_db import Database, check_discardable
+from ._store_schema import BadRow
 from ._sync import Progress, SyncJob, SyncSummary, run_sync
 
 if TYPE_CHECKING:
@@ -150,6 +151,12 @@ class InvoiceStore:
                 raise errors.StoreError(
                     f"the store {self._path}: {exc}", path=str(self._path)
                 ) from exc
+            except BadRow as exc:  # read back: checked as if the API had sent it
+                raise errors.StoreError(
+                    f"the store {self._path} holds {exc}, which invoice_async does not write: "
+                    "start it over with fresh=True (--fresh on the command line)",
+                    path=str(self._path),
+                ) from None
 
         return asyncio.get_running_loop().run_in_executor(executor, guarded)
 

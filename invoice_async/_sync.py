@@ -26,7 +26,7 @@ import attrs
 from . import _sync_steps as steps
 from . import errors
 from ._client import InvoiceClient
-from ._files import remove_stale_temp_files
+from ._files import PDF_NAMES, remove_stale_temp_files
 from ._lock import lock_directory
 from ._logging import logger, redact
 from ._models import Invoice, InvoiceDetail
@@ -359,7 +359,7 @@ async def _pdfs(
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     with lock_directory(folder, busy=f"another sync is writing PDFs into {folder}"):
         # Temp files left by a run that was killed mid-file (none is ours: we hold the lock).
-        await asyncio.to_thread(remove_stale_temp_files, folder)
+        await asyncio.to_thread(remove_stale_temp_files, folder, PDF_NAMES)
         await _check_files(store, job, folder)
         total = await store._call(steps.count_needed_pdfs)
         writer: _GroupWriter[tuple[int, str, int, str]] = _GroupWriter(
