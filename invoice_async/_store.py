@@ -52,7 +52,9 @@ class InvoiceStore:
 
     Raises ConfigurationError for a bad argument; on opening, StoreLockedError when another
     process writes to the store, and StoreError when the file is not a store or was made by
-    a newer invoice_async.
+    a newer invoice_async, or when it (its -wal, -shm or lock file) is not a regular file: a
+    symbolic link or a FIFO there is refused, never followed. Rows read back are checked as
+    if the API had sent them: one the store does not write is a StoreError.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fresh: bool = False) -> None:
