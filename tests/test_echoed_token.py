@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -55,16 +56,22 @@ PARSER_ECHOES: list[tuple[str, str]] = [
 
 
 @pytest.mark.parametrize(("name", "answer"), PARSER_ECHOES, ids=[e[0] for e in PARSER_ECHOES])
-async def test_aiohttp_messages_that_quote_the_answer_are_redacted(name: str, answer: str) -> None:
+async def test_aiohttp_messages_that_quote_the_answer_are_redacted(
+    name: str, answer: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     async with (
         serve_raw(echoing(answer)) as base_url,
-        InvoiceClient(TOKEN, base_url=base_url, max_retries=0) as client,
+        InvoiceClient(TOKEN, base_url=base_url, max_retries=1) as client,
     ):
         with pytest.raises(errors.TransportError) as info:
             await client.invoice(1)
     assert "<redacted>" in str(info.value)  # the echo was there, and is gone
     assert "\n" not in str(info.value)  # one line
     assert TOKEN not in frames_text(info.value)
+    retries = [r for r in caplog.records if "retry 1 of 1" in r.getMessage()]
+    assert len(retries) == 1  # the retry's log line quotes the same message
+    assert all(TOKEN not in r.getMessage() and TOKEN not in repr(vars(r)) for r in caplog.records)
 
 
 # --- our own messages quote what the server sent -----------------------------------------------
