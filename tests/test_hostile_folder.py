@@ -169,6 +169,19 @@ async def test_a_symlinked_store_file_is_refused_and_where_it_points_stays_untou
     assert requested(server) == []
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
+async def test_a_symlinked_sqlite_side_file_is_refused_and_where_it_points_stays_untouched(
+    server: FakeI3DServer, tmp_path: Path, suffix: str
+) -> None:
+    out, victim = tmp_path / "out", tmp_path / "victim"
+    victim.write_bytes(b"precious\n" * 4096)
+    await export(server, out)  # a store in WAL mode, closed
+    Path(f"{out / STORE}{suffix}").symlink_to(victim)
+    with pytest.raises(errors.StoreError, match=f"sqlite{suffix} is a symbolic link"):
+        await export(server, out)
+    assert victim.read_bytes() == b"precious\n" * 4096
+
+
 async def test_a_fifo_as_the_store_file_is_refused_at_once(
     server: FakeI3DServer, tmp_path: Path
 ) -> None:
