@@ -353,8 +353,8 @@ class InvoiceClient:
         ``2024-0001_7.pdf``; an id alone gives ``invoice_7.pdf``; a model's id is checked as
         an id is, and a bad one is a ConfigurationError before any request). The body goes to
         a temp file in ``directory``, is checked and synced to disk (fdatasync), then renamed:
-        the final name only ever holds a whole, valid PDF. Files are created with mode 0o600. A body cut
-        short is retried.
+        the final name only ever holds a whole, valid PDF. Files are created with mode 0o600.
+        A body cut short is retried.
         """
         ref, folder, retries = invoice_ref(invoice), check_directory(directory), max_retries
         download = await self._pdfs.download(
