@@ -26,17 +26,27 @@ MAX_FILTER_LENGTH: Final = 1024
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def _shown(value: object) -> str:
+    """``value`` for an error message: the repr of a plain value (cut short), else only its
+    type (the repr of an object of any other class is its own code)."""
+    if type(value) in (int, bool, float, str, type(None)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a {type(value).__name__}"
+
+
 def check_positive_int(name: str, value: object) -> int:
-    """``value`` as an int >= 1, or ConfigurationError."""
+    """``value`` as an int >= 1 (an exact int: not a bool, not a subclass), or
+    ConfigurationError."""
     if not _is_int(value) or value < 1:
-        raise errors.ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+        raise errors.ConfigurationError(f"{name} must be an integer >= 1, got {_shown(value)}")
     return value
 
 
 def check_non_negative_int(name: str, value: object) -> int:
-    """``value`` as an int >= 0, or ConfigurationError."""
+    """``value`` as an int >= 0 (an exact int), or ConfigurationError."""
     if not _is_int(value) or value < 0:
-        raise errors.ConfigurationError(f"{name} must be an integer >= 0, got {value!r}")
+        raise errors.ConfigurationError(f"{name} must be an integer >= 0, got {_shown(value)}")
     return value
 
 
@@ -53,10 +63,22 @@ def check_positive_seconds(name: str, value: object) -> float:
 
 
 def check_invoice_id(value: object) -> int:
-    """An invoice id is a positive int (not a bool, not a string)."""
+    """An invoice id is a positive exact int (not a bool, not a string, not an int subclass,
+    whose own ``__format__`` could put anything into a path)."""
     if not _is_int(value) or value < 1:
-        raise errors.ConfigurationError(f"invoice id must be an integer >= 1, got {value!r}")
+        raise errors.ConfigurationError(f"invoice id must be an integer >= 1, got {_shown(value)}")
     return value
+
+
+def _check_encodable(name: str, value: str) -> None:
+    """Text sent percent-encoded as UTF-8 must encode: a lone surrogate would raise a bare
+    UnicodeEncodeError mid-request instead."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise errors.ConfigurationError(
+            f"{name} is not valid Unicode text (it holds a lone surrogate)"
+        ) from None
 
 
 def check_invoice_number(value: object) -> str:
@@ -65,6 +87,7 @@ def check_invoice_number(value: object) -> str:
         raise errors.ConfigurationError(f"invoice number must be a non-empty string, got {value!r}")
     if _CONTROL_RE.search(value):
         raise errors.ConfigurationError(f"invoice number has control characters: {value!r}")
+    _check_encodable("invoice number", value)
     if value in (".", ".."):
         raise errors.ConfigurationError(f"invoice number cannot be {value!r}")
     if len(value) > MAX_INVOICE_NUMBER_LENGTH:
@@ -82,6 +105,7 @@ def check_filter(value: object) -> str | None:
         raise errors.ConfigurationError(f"filter must be a string or None, got {value!r}")
     if _CONTROL_RE.search(value):
         raise errors.ConfigurationError(f"filter has control characters: {value!r}")
+    _check_encodable("filter", value)
     if len(value) > MAX_FILTER_LENGTH:
         raise errors.ConfigurationError(f"filter is longer than {MAX_FILTER_LENGTH} characters")
     return value
@@ -198,8 +222,16 @@ def check_limits(
 
 
 def invoice_ref(invoice: object) -> tuple[int, str | None]:
+    """``(invoice id, invoice number)`` of an id, an Invoice or an InvoiceDetail; the id of a
+    model passes the same check as an id given alone (``attrs.evolve`` can put anything in a
+    frozen model), and its number must be text (it names the PDF file)."""
     if isinstance(invoice, Invoice | InvoiceDetail):
-        return invoice.id, invoice.invoice_number
+        number: object = invoice.invoice_number
+        if not isinstance(number, str):
+            raise errors.ConfigurationError(
+                f"invoice number must be a string, got {_shown(number)}"
+            )
+        return check_invoice_id(invoice.id), number
     return check_invoice_id(invoice), None
 
 
@@ -224,6 +256,7 @@ class Settings:
     timeout: float
     max_retries: int
     max_response_bytes: int
+    max_detail_bytes: int
     max_pdf_bytes: int
     max_per_second: float | None
     deadline: float | None
@@ -242,6 +275,7 @@ def check_settings(
     timeout: object,
     max_retries: object,
     max_response_bytes: object,
+    max_detail_bytes: object,
     max_pdf_bytes: object,
     max_per_second: object,
     deadline: object,
@@ -266,6 +300,7 @@ def check_settings(
         timeout=check_positive_seconds("timeout", timeout),
         max_retries=check_non_negative_int("max_retries", max_retries),
         max_response_bytes=check_positive_int("max_response_bytes", max_response_bytes),
+        max_detail_bytes=check_positive_int("max_detail_bytes", max_detail_bytes),
         max_pdf_bytes=check_positive_int("max_pdf_bytes", max_pdf_bytes),
         max_per_second=None
         if max_per_second is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import traceback
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -17,7 +18,7 @@ from typing import Any, Final, Literal, Self, TypeVar, overload
 
 import aiohttp
 
-from . import _protocol
+from . import _protocol, errors
 from ._args import (
     DEFAULT_PAGE_SIZE,
     check_concurrency,
@@ -45,6 +46,7 @@ from ._stats import ClientStats
 from ._timekeeper import Timekeeper
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
+DEFAULT_MAX_DETAIL_BYTES: Final = 1024 * 1024  # a detail answer is a few KiB
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
 TOKEN_ENV: Final = _protocol.TOKEN_ENV_VAR
 
@@ -77,7 +79,11 @@ class InvoiceClient:
         session: an ``aiohttp.ClientSession`` to borrow. It is used as it is: never closed, and
             never changed (the token is added to each request, not to the session).
         allow_insecure_http: allow a plain ``http`` base URL to a non-loopback host.
-        max_response_bytes: the largest JSON answer accepted.
+        max_response_bytes: the largest JSON answer accepted, of any kind.
+        max_detail_bytes: the largest detail answer accepted (1 MiB; one invoice is a few
+            KiB). A list answer is held to ``page_size`` x 16 KiB and to 4 x ``page_size``
+            items. JSON decodes to many times its size (``[{},{},...]``: 25 x), so each kind
+            of answer is bounded by what it can hold, before it is decoded.
         max_pdf_bytes: the largest PDF accepted.
         max_per_second: if set, a fixed ceiling: the whole client starts at most this many
             requests per second.
@@ -109,6 +115,7 @@ class InvoiceClient:
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_detail_bytes: int = DEFAULT_MAX_DETAIL_BYTES,
         max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES,
         max_per_second: float | None = None,
         read_ahead: int | None = None,
@@ -132,6 +139,7 @@ class InvoiceClient:
             timeout=timeout,
             max_retries=max_retries,
             max_response_bytes=max_response_bytes,
+            max_detail_bytes=max_detail_bytes,
             max_pdf_bytes=max_pdf_bytes,
             max_per_second=max_per_second,
             deadline=deadline,
@@ -260,22 +268,35 @@ class InvoiceClient:
     async def _iterate(
         self, path: str, query: str, page_size: int, retries: int | None
     ) -> AsyncGenerator[Invoice, None]:
+        limit = (_protocol.list_answer_bytes(page_size), "page_size x 16 KiB")
+
         async def fetch(window: _protocol.Window, page_token: str | None, ahead: bool) -> Page:
             headers = _protocol.list_headers(window, page_token)
 
             async def once() -> Page:
-                answer = await self._http.get_json(path, query=query, headers=headers)
-                return _protocol.page_of(answer.payload, answer.headers, url=answer.url)
+                answer = await self._http.get_json(path, query=query, headers=headers, limit=limit)
+                return _protocol.page_of(
+                    answer.payload, answer.headers, url=answer.url, page_size=window.results
+                )
 
             # A window asked ahead is tried once: it may never be needed (the pager asks
             # again, with retries, if it is). Its Retry-After still pauses the client.
             return await self._retrier.call(once, retries=0 if ahead else retries)
 
         pages = paginate(fetch, page_size=page_size, read_ahead=self._settings.read_ahead)
-        async with contextlib.aclosing(pages):
-            async for items, url in pages:
-                for item in items:
-                    yield structure_invoice(item, url=url)
+        items: list[Any] | None = None
+        item: Any = None
+        try:
+            async with contextlib.aclosing(pages):
+                async for items, url in pages:
+                    for item in items:
+                        yield structure_invoice(item, url=url)
+        except errors.InvoiceAsyncError as exc:
+            # As in the retrier: no frame of the traceback keeps a raw answer (the frames
+            # below have ended; this one lets go of its items before the error goes on).
+            traceback.clear_frames(exc.__traceback__)
+            items = item = None
+            raise
 
     # --- one invoice ------------------------------------------------------------------------
 
@@ -301,8 +322,10 @@ class InvoiceClient:
         return await self._detail(path, check_retries(max_retries))
 
     async def _detail(self, path: str, retries: int | None) -> InvoiceDetail:
+        limit = (self._settings.max_detail_bytes, "max_detail_bytes")
+
         async def once() -> InvoiceDetail:
-            answer = await self._http.get_json(path)
+            answer = await self._http.get_json(path, limit=limit)
             raw = _protocol.expect_single(answer.payload, url=answer.url)
             return structure_detail(raw, url=answer.url)
 
@@ -328,10 +351,11 @@ class InvoiceClient:
         """Stream the invoice's PDF into ``directory`` and return the file's path.
 
         ``invoice`` is an id, or an Invoice / InvoiceDetail (whose number then names the file:
-        ``2024-0001_7.pdf``; an id alone gives ``invoice_7.pdf``). The body goes to a temp file
-        in ``directory``, is checked and synced to disk (fdatasync), then renamed: the final
-        name only ever holds a whole, valid PDF. Files are created with mode 0o600. A body cut
-        short is retried.
+        ``2024-0001_7.pdf``; an id alone gives ``invoice_7.pdf``; a model's id is checked as
+        an id is, and a bad one is a ConfigurationError before any request). The body goes to
+        a temp file in ``directory``, is checked and synced to disk (fdatasync), then renamed:
+        the final name only ever holds a whole, valid PDF. Files are created with mode 0o600.
+        A body cut short is retried.
         """
         ref, folder, retries = invoice_ref(invoice), check_directory(directory), max_retries
         download = await self._pdfs.download(

@@ -26,6 +26,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from . import errors
+from ._logging import redact
 from ._models import Invoice, InvoiceDetail, PaymentStatus
 
 T = TypeVar("T", Invoice, InvoiceDetail)
@@ -199,9 +200,16 @@ def _structure_slow(raw: Mapping[str, Any], cls: type[T], url: str) -> T:
     except cattrs.ClassValidationError as exc:
         problems = cattrs.transform_error(exc, path="", format_exception=_describe_failure)
         described = "; ".join(_name_field(p, _API_KEYS[cls]) for p in problems)
-        raise errors.InvalidResponseError(
-            f"{_invoice_label(raw)} does not parse as {cls.__name__}: {described}", url=url
-        ) from None
+        # The values quoted come from the server, which may echo the token: redacted, whole,
+        # before the text is cut.
+        text = redact(f"{_invoice_label(raw)} does not parse as {cls.__name__}: {described}")
+    # Raised outside the except block: cattrs' error, which holds the values, is chained to
+    # nothing of ours (not even as a suppressed __context__).
+    raise errors.InvalidResponseError(_cut(text), url=url)
+
+
+def _cut(text: str, limit: int = 1000) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _name_field(problem: str, api_keys: Mapping[str, str]) -> str:
@@ -220,8 +228,9 @@ def _structure(raw: Any, cls: type[T], fast: Callable[[Any, Any], T], url: str) 
         )
     try:
         return fast(raw, cls)
-    except Exception:  # noqa: BLE001  # any failure is explained by the detailed pass below
-        return _structure_slow(raw, cls, url)
+    except Exception:  # noqa: BLE001, S110  # any failure is explained by the detailed pass
+        pass
+    return _structure_slow(raw, cls, url)  # outside the except: the failure chains nothing
 
 
 def structure_invoice(raw: Any, *, url: str = "") -> Invoice:

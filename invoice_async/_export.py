@@ -9,12 +9,14 @@ into ``OUT_DIR/pdf/``. One export at a time per folder (a lock in ``OUT_DIR``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
+import os
 import re
-import shutil
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +24,10 @@ from typing import IO, Any, Final, Literal
 
 import attrs
 
-from . import ClientStats, InvoiceClient, InvoiceStore, SyncSummary
-from ._files import atomic_text, remove_stale_temp_files
+from . import ClientStats, InvoiceClient, InvoiceStore, SyncSummary, errors
+from ._files import PDF_NAMES, atomic_text, remove_stale_temp_files
 from ._lock import folder_lock
+from ._nofollow import real_folder, regular_file
 from ._progress import ProgressBar
 from ._store_db import Database
 from ._store_schema import DETAIL_FIELDS, INVOICE_FIELDS
@@ -34,9 +37,17 @@ MANIFEST: Final = "manifest.json"
 STORE_NAME: Final = ".invoice-async.sqlite"
 PDF_FOLDER: Final = "pdf"
 _LEGACY_CHECKPOINT: Final = ".checkpoint"  # what OUT_DIR held before the store
-_WRITTEN_PDF: Final = re.compile(r"[A-Za-z0-9._-]+_[0-9]+\.pdf")  # _files.pdf_file_name
-# Cells starting with these are read as formulas by spreadsheets (CSV injection).
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+_LEGACY_FILES: Final = ("listing.jsonl", "listing.done", "details.jsonl", "scope.json")
+_WRITTEN_PDF: Final = re.compile(PDF_NAMES)  # _files.pdf_file_name
+_TABLES: Final = tuple(
+    f"{stem}.{fmt}" for stem in ("invoices", "details") for fmt in ("jsonl", "csv")
+)
+_FINAL_NAMES: Final = "|".join(re.escape(name) for name in (*_TABLES, MANIFEST))
+# Cells starting with these are read as formulas by spreadsheets (CSV injection), also in
+# their full-width and small forms (NFKC folds those to these), and also after whitespace and
+# invisible characters (spreadsheets skip a leading space, NBSP, BOM, zero-width space...).
+_FORMULA_STARTS: Final = frozenset("=+-@|")
+_SKIPPED_CATEGORIES: Final = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc"})
 
 
 @attrs.define
@@ -109,9 +120,20 @@ def split_failure(invoice_id: int, text: str) -> dict[str, Any]:
 
 
 def neutralize_csv_cell(value: object) -> object:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe: a cell that
+    starts with a tab or CR, or whose first character after whitespace and format or control
+    characters (Unicode Zs, Zl, Zp, Cf, Cc) is one of ``= + - @ |`` or a full-width or small
+    form of one. Numbers stay numbers."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "\t\r":
         return "'" + value
+    for char in value:
+        if unicodedata.category(char) in _SKIPPED_CATEGORIES:
+            continue
+        if unicodedata.normalize("NFKC", char)[:1] in _FORMULA_STARTS:
+            return "'" + value
+        break
     return value
 
 
@@ -168,21 +190,42 @@ def _make_folder(out: Path) -> None:
 
 
 def _prepare_folder(out: Path, options: ExportOptions) -> None:
-    """Under the folder's lock: temp files of a killed run go; ``fresh`` removes the files an
-    earlier export wrote; the checkpoint of an older version is replaced by the store."""
-    remove_stale_temp_files(out)
-    shutil.rmtree(out / _LEGACY_CHECKPOINT, ignore_errors=True)
-    if not options.fresh:
-        return
-    for stem in ("invoices", "details"):
-        for fmt in ("jsonl", "csv"):
-            (out / f"{stem}.{fmt}").unlink(missing_ok=True)
-    (out / MANIFEST).unlink(missing_ok=True)
+    """Under the folder's lock: what OUT_DIR holds under the export's names must be what an
+    export made (regular files, a real ``pdf`` folder; StoreError otherwise, and nothing is
+    touched); temp files of a killed run go; ``fresh`` removes the files an earlier export
+    wrote; the checkpoint of an older version is replaced by the store."""
+    for name in (*_TABLES, MANIFEST):
+        regular_file(out / name)
     folder = out / PDF_FOLDER
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if _WRITTEN_PDF.fullmatch(path.name):
-                path.unlink(missing_ok=True)
+    has_pdf_folder = real_folder(folder)
+    remove_stale_temp_files(out, _FINAL_NAMES)
+    _remove_legacy_checkpoint(out / _LEGACY_CHECKPOINT)
+    if options.fresh:
+        for name in (*_TABLES, MANIFEST):
+            (out / name).unlink(missing_ok=True)
+        if has_pdf_folder:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if _WRITTEN_PDF.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        os.unlink(entry.path)
+    if options.pdfs and not has_pdf_folder:
+        folder.mkdir()  # by us, now: the sync then writes into a real folder
+
+
+def _remove_legacy_checkpoint(folder: Path) -> None:
+    """An older version's checkpoint folder: only its own files go (regular files, not
+    followed), then the folder if that leaves it empty; anything else there stays."""
+    try:
+        if not real_folder(folder):
+            return
+    except errors.StoreError:
+        return  # a symbolic link or a file of that name: not ours, left alone
+    for name in _LEGACY_FILES:
+        with contextlib.suppress(errors.StoreError):
+            if regular_file(folder / name):
+                (folder / name).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _write_files(db: Database, options: ExportOptions, synced: SyncSummary) -> ExportSummary:

@@ -12,11 +12,17 @@ from collections.abc import AsyncIterable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
+from . import errors
+from ._nofollow import open_file
 from ._protocol import PDF_MAGIC
 
 MAX_STEM_LENGTH: Final = 80
 _UNSAFE_RE: Final = re.compile(r"[^A-Za-z0-9._-]+")
 TEMP_SUFFIX: Final = ".part"
+PDF_NAMES: Final = r"[A-Za-z0-9._-]+_[0-9]+\.pdf"
+"""The names ``pdf_file_name`` gives, as a regular expression."""
+# mkstemp's names: prefix, 8 characters of [a-z0-9_] (CPython's tempfile), suffix.
+_TEMP_NAME: Final = r"\.(?:{names})\.[a-z0-9_]{{8}}" + re.escape(TEMP_SUFFIX)
 
 
 def safe_stem(text: str) -> str:
@@ -42,14 +48,15 @@ def pdf_file_name(invoice_id: int, invoice_number: str | None) -> str:
 def complete_pdf_size(path: Path) -> int | None:
     """The size of the PDF at ``path`` if a whole one is there, else None.
 
-    Files only ever appear whole (see ``write_atomically``); the magic is checked too, so a
-    file put there by something else is fetched again rather than trusted.
+    Files only ever appear whole (see ``write_atomically``); the magic is checked too, and
+    only a regular file counts (a symbolic link is not followed), so a file put there by
+    something else is fetched again rather than trusted.
     """
-    try:
-        with path.open("rb") as file:
+    try:  # a symbolic link or a FIFO there is not a PDF of ours: fetched again
+        with os.fdopen(open_file(path), "rb") as file:
             head = file.read(len(PDF_MAGIC))
             size = os.fstat(file.fileno()).st_size
-    except OSError:
+    except (OSError, errors.StoreError):
         return None
     return size if head == PDF_MAGIC else None
 
@@ -104,7 +111,14 @@ def atomic_text(target: Path) -> Iterator[IO[str]]:
         os.replace(temp_name, target)
 
 
-def remove_stale_temp_files(directory: Path) -> None:
-    """Remove the temp files that a killed run left (``.<name>.<random>.part``)."""
-    for path in directory.glob(f".*{TEMP_SUFFIX}"):
-        path.unlink(missing_ok=True)
+def remove_stale_temp_files(directory: Path, names: str) -> None:
+    """Remove the temp files that a killed run left beside its final files: exactly the
+    names ``_temp_file_beside`` makes (``.<name>.<8 random>.part``) for a final name that
+    the regular expression ``names`` matches, and only regular files (a user's
+    ``.thesis.part``, a folder, a symbolic link are left alone)."""
+    pattern = re.compile(_TEMP_NAME.format(names=names))
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)

@@ -15,9 +15,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from ._nofollow import open_file
 from .errors import StoreLockedError
-
-_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
 class WriteLock:
@@ -42,7 +41,8 @@ class WriteLock:
         """Take the lock, or raise StoreLockedError at once if another writer holds it."""
         if self._fd is not None:
             return
-        fd = os.open(self.path, _FLAGS, 0o600)
+        # Not following a symbolic link, and only a regular file (StoreError otherwise).
+        fd = open_file(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             os.fchmod(fd, 0o600)  # whatever the umask, and for a file made by an older run
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

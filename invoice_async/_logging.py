@@ -17,16 +17,33 @@ import logging
 import re
 from collections import Counter
 from typing import Final
+from urllib.parse import quote
 
 logger: Final = logging.getLogger("invoice_async")
 REDACTED: Final = "<redacted>"
 _HEADER_RE: Final = re.compile(r"(PRIVATE-TOKEN['\"]?\s*[:=]\s*['\"]?)[^\s'\",}]+", re.IGNORECASE)
 _tokens: Counter[str] = Counter()  # live clients per token
+_forms: dict[str, tuple[str, ...]] = {}  # each live token as it may show in a text
+
+
+def _shown_forms(token: str) -> tuple[str, ...]:
+    """The token as an echo of it may show in a message: as it is, inside the repr of a str
+    or of bytes (a quote or backslash escaped; aiohttp's parser quotes the bad line as
+    bytes), and percent-encoded (a URL)."""
+    forms = {
+        token,
+        repr(token)[1:-1],
+        repr(token.encode("utf-8", "backslashreplace"))[2:-1],
+        quote(token, safe=""),
+        quote(token),
+    }
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def remember_token(token: str) -> None:
     """Redact this token from every record while a client uses it."""
     _tokens[token] += 1
+    _forms[token] = _shown_forms(token)
 
 
 def forget_token(token: str) -> None:
@@ -34,12 +51,17 @@ def forget_token(token: str) -> None:
     _tokens[token] -= 1
     if _tokens[token] <= 0:
         del _tokens[token]
+        del _forms[token]
 
 
 def redact(text: str) -> str:
-    """``text`` without any known token and without the value of a PRIVATE-TOKEN header."""
-    for token in _tokens:
-        text = text.replace(token, REDACTED)
+    """``text`` without any known token and without the value of a PRIVATE-TOKEN header.
+
+    Every text built from what the server sent goes through it before it lands in an
+    exception, a log record or a file."""
+    for forms in _forms.values():
+        for form in forms:
+            text = text.replace(form, REDACTED)
     return _HEADER_RE.sub(r"\1" + REDACTED, text)
 
 

@@ -31,6 +31,14 @@ DEFAULT_BASE_URL: Final = "https://api.i3d.net"
 PDF_MAGIC: Final = b"%PDF-"
 
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+MAX_PAGE_TOKEN_LENGTH: Final = 1024
+# What a list answer can hold: a window asks for page_size items, and one item of the API is
+# well under 1 KiB; a server may cap a window, never fill it past a few times what was asked.
+# Without a bound of its own a list answer could be max_response_bytes of "[{},{},...]",
+# which decodes to 25 times its size.
+LIST_ITEM_BYTES: Final = 16 * 1024
+LIST_ITEMS_PER_ASKED: Final = 4
+_PAGE_TOKEN_RE: Final = re.compile(rf"[\x21-\x7e]{{1,{MAX_PAGE_TOKEN_LENGTH}}}")
 
 
 class Secret:
@@ -62,6 +70,8 @@ class Secret:
             raise errors.ConfigurationError(
                 "the API token has whitespace or control characters (a stray newline?)"
             )
+        if not self._value.isascii():
+            raise errors.ConfigurationError("the API token must be ASCII text")
 
     def __repr__(self) -> str:
         return "Secret('**********')"
@@ -101,13 +111,47 @@ def list_headers(window: Window, page_token: str | None) -> dict[str, str]:
     return {PAGE_TOKEN_HEADER: page_token}
 
 
-def page_of(payload: Any, headers: Mapping[str, str], *, url: str) -> Page:
-    """The page of a list answer; InvalidResponseError when it is not a JSON array."""
-    return Page(expect_list(payload, url=url), url, headers.get(PAGE_TOKEN_HEADER))
+def list_answer_bytes(page_size: int) -> int:
+    """The most bytes a list answer of ``page_size`` items is read to: 16 KiB an item."""
+    return page_size * LIST_ITEM_BYTES
+
+
+def page_of(
+    payload: Any, headers: Mapping[str, str], *, url: str, page_size: int | None = None
+) -> Page:
+    """The page of a list answer; InvalidResponseError when it is not a JSON array, or (given
+    the ``page_size`` asked for) when it holds more than 4 x page_size items."""
+    items = expect_list(payload, url=url)
+    if page_size is not None and len(items) > LIST_ITEMS_PER_ASKED * page_size:
+        raise errors.InvalidResponseError(
+            f"the answer holds {len(items)} items for a window of {page_size}: more than "
+            f"{LIST_ITEMS_PER_ASKED} x page_size",
+            url=url,
+        )
+    return Page(items, url, page_token_of(headers, url=url))
+
+
+def page_token_of(headers: Mapping[str, str], *, url: str) -> str | None:
+    """The answer's PAGE-TOKEN, which the next request sends back: None when there is none
+    (or it is empty); InvalidResponseError, without echoing it, unless it is 1 to 1024
+    visible ASCII characters (a token of other bytes could not be sent, or would carry
+    what the server chose into our request)."""
+    value = headers.get(PAGE_TOKEN_HEADER)
+    if not value:
+        return None
+    if not _PAGE_TOKEN_RE.fullmatch(value):
+        raise errors.InvalidResponseError(
+            f"the API sent a PAGE-TOKEN of {len(value)} characters that are not all visible "
+            f"ASCII, or over {MAX_PAGE_TOKEN_LENGTH}: not sending it back",
+            url=url,
+        )
+    return value
 
 
 def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+    # An exact int: not a bool, and not a subclass, whose __format__ or __str__ could put
+    # anything at all into a path or a header.
+    return type(value) is int
 
 
 # --- paths and queries ----------------------------------------------------------------------
@@ -127,9 +171,17 @@ def filter_query(text: str | None) -> str:
     return "" if text is None else "filter=" + quote(text, safe="")
 
 
+def _id_segment(invoice_id: int) -> str:
+    """The path segment of an invoice id: the digits of an exact int >= 1, never the text of
+    the object itself (an int subclass could format as ``../../x``)."""
+    if not _is_int(invoice_id) or invoice_id < 1:
+        raise errors.ConfigurationError("invoice id must be an int >= 1")
+    return str(invoice_id)
+
+
 def detail_path(invoice_id: int) -> str:
     """Path of one invoice's detail."""
-    return f"{INVOICE_PATH}/{invoice_id}"
+    return f"{INVOICE_PATH}/{_id_segment(invoice_id)}"
 
 
 def detail_by_number_path(invoice_number: str) -> str:
@@ -139,7 +191,7 @@ def detail_by_number_path(invoice_number: str) -> str:
 
 def pdf_path(invoice_id: int) -> str:
     """Path of one invoice's PDF."""
-    return f"{INVOICE_PATH}/{invoice_id}/pdf"
+    return f"{INVOICE_PATH}/{_id_segment(invoice_id)}/pdf"
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -154,9 +206,10 @@ def decode_json(body: bytes, *, url: str) -> Any:
     try:
         return orjson.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise errors.InvalidResponseError(
-            f"the answer is not valid JSON ({exc})", url=url
-        ) from None
+        reason = redact(str(exc))
+    # Raised outside the except block: the decoder's error holds the whole body (``doc``),
+    # and is chained to nothing of ours, not even as a suppressed __context__.
+    raise errors.InvalidResponseError(f"the answer is not valid JSON ({reason})", url=url)
 
 
 def expect_list(payload: Any, *, url: str) -> list[Any]:
@@ -210,8 +263,25 @@ _STATUS_CLASSES: Final[Mapping[int, type[errors.ApiError]]] = {
 _EXCERPT_LENGTH: Final = 200
 
 
+def _clean(text: str) -> str:
+    """Server text for an error message: tokens redacted (before any cut, which could split
+    one), control characters as spaces, one line."""
+    return _CONTROL_RE.sub(" ", redact(text)).strip()
+
+
+def _scalar_text(value: object) -> str:
+    """A JSON value given as text: strings as they are, numbers and booleans as JSON writes
+    them, anything else (an object, an array, null) as nothing."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, bool | int | float):
+        return orjson.dumps(value).decode()
+    return ""
+
+
 def _error_fields(body: bytes) -> tuple[int | None, str, list[errors.FieldError]]:
-    """errorCode, errorMessage and errors of an API error object, tolerating other bodies."""
+    """errorCode, errorMessage and errors of an API error object, tolerating any other body:
+    any JSON at all gives these three, never an exception."""
     try:
         payload = orjson.loads(body)
     except (ValueError, RecursionError):
@@ -221,17 +291,15 @@ def _error_fields(body: bytes) -> tuple[int | None, str, list[errors.FieldError]
     if not isinstance(payload, dict):
         # A proxy may echo the request's headers in its error page: keep the token out,
         # redacting the whole body before the excerpt is cut (a cut could split a token).
-        text = redact(body.decode("utf-8", "replace"))[:_EXCERPT_LENGTH]
-        return None, _CONTROL_RE.sub(" ", text).strip(), []
+        return None, _clean(body.decode("utf-8", "replace"))[:_EXCERPT_LENGTH].strip(), []
     code = payload.get("errorCode")
-    error_code = code if _is_int(code) else None
-    message = payload.get("errorMessage")
-    details = []
-    for item in payload.get("errors") or ():
-        if isinstance(item, dict):
-            prop, text = str(item.get("property", "")), str(item.get("message", ""))
-            details.append(errors.FieldError(redact(prop), redact(text)))
-    return error_code, redact(str(message)) if message is not None else "", details
+    items = payload.get("errors")
+    details = [
+        errors.FieldError(_scalar_text(item.get("property")), _scalar_text(item.get("message")))
+        for item in (items if isinstance(items, list) else ())
+        if isinstance(item, dict)
+    ]
+    return code if _is_int(code) else None, _scalar_text(payload.get("errorMessage")), details
 
 
 def error_from_response(
@@ -275,8 +343,9 @@ class PdfCheck:
         self._max_bytes = max_bytes
         media_type = (content_type or "").split(";", 1)[0].strip().lower()
         if content_type is not None and media_type not in self._ACCEPTED_TYPES:
+            shown = redact(content_type)[:100]  # a hostile server may echo the token in it
             raise errors.InvalidResponseError(
-                f"expected a PDF, got Content-Type {content_type[:100]!r}", url=url
+                f"expected a PDF, got Content-Type {shown!r}", url=url
             )
         if content_length is not None and content_length > max_bytes:
             raise errors.InvalidResponseError(

@@ -14,6 +14,7 @@ Retry-After pauses.
 from __future__ import annotations
 
 import random
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
@@ -119,6 +120,11 @@ class Retrier:
             try:
                 return await request()
             except Exception as error:
+                # The frames below this one have ended; their locals hold the answer that
+                # failed (its body, headers, decoded JSON: a hostile server's echo of the
+                # token, or a bomb's memory). Error reporters record locals, and an Outcome
+                # keeps its error: they are cleared before the error goes on.
+                traceback.clear_frames(error.__traceback__)
                 if not is_retryable(error):
                     raise
                 # A Retry-After pauses the client even when this call gives up: a read-ahead

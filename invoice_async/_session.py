@@ -18,11 +18,16 @@ from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 from yarl import URL
 
 from . import _args, _protocol, errors
-from ._logging import logger
+from ._logging import logger, redact
 from ._timekeeper import Timekeeper
 
 _CHUNK_SIZE: Final = 64 * 1024
 _ERROR_BODY_LIMIT: Final = 64 * 1024
+_MESSAGE_LIMIT: Final = 300
+# What aiohttp raises that our translation covers: its own errors, timeouts, and the
+# ValueError (UnicodeEncodeError among them) of a header that cannot be sent, whose args hold
+# the whole request header block, token included.
+_AIOHTTP_ERRORS: Final = (aiohttp.ClientError, TimeoutError, ValueError)
 
 
 def _plain_length(response: aiohttp.ClientResponse) -> int | None:
@@ -84,28 +89,42 @@ class BodyStream:
         try:
             async for chunk in self._response.content.iter_chunked(_CHUNK_SIZE):
                 yield chunk
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _AIOHTTP_ERRORS as exc:
             failure = translate(exc, "GET", self.url)
         if failure is not None:
             raise failure  # raised outside the except block: see translate()
 
 
+def _server_text(text: str) -> str:
+    """Text of an aiohttp error, which it builds from what the server sent (a status line, a
+    header, a chunk size, a redirect's Location): redacted, on one line, cut short."""
+    text = " ".join(redact(text).split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
+
+
 def translate(exc: BaseException, method: str, url: str) -> errors.TransportError:
-    """Our error for an aiohttp error (or a timeout).
+    """Our error for an aiohttp error (or a timeout, or a header that cannot be encoded).
 
     Raise it *outside* the ``except`` block that caught ``exc``: then neither ``__cause__``
-    nor ``__context__`` refers to ``exc``, whose ``request_info`` holds the request headers,
-    the token among them, for any error reporter that walks the chain.
+    nor ``__context__`` refers to ``exc``, whose ``request_info`` (or, for a
+    UnicodeEncodeError, ``args``) holds the request headers, the token among them, for any
+    error reporter that walks the chain. Its text passes through ``redact()``: aiohttp quotes
+    the server's bad line in it, and a hostile server can echo the token there.
     """
     if isinstance(exc, TimeoutError):
         return errors.RequestTimeoutError("the request timed out", method=method, url=url)
     if isinstance(exc, aiohttp.ClientPayloadError):
         return errors.TransportError("the answer's body was cut short", method=method, url=url)
-    if isinstance(exc, aiohttp.ClientResponseError):
-        # Its message and URL are safe; its request_info (headers) is dropped.
-        message = f"{type(exc).__name__}: {exc.message}"
+    if isinstance(exc, UnicodeError):
+        # Its text names only a position; its args hold the header block: neither is kept.
+        message = f"{type(exc).__name__}: a request header cannot be encoded"
         return errors.TransportError(message, method=method, url=url)
-    return errors.TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url)
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # Its message is the parser's (redacted); its request_info (headers) is dropped.
+        message = f"{type(exc).__name__}: {_server_text(exc.message)}"
+        return errors.TransportError(message, method=method, url=url)
+    message = f"{type(exc).__name__}: {_server_text(str(exc))}"
+    return errors.TransportError(message, method=method, url=url)
 
 
 class HttpSession:
@@ -163,6 +182,7 @@ class HttpSession:
         # headers, token included, so a hop to another origin has the token taken off here.
         if request.url.origin() != self._origin:
             request.headers.popall(_protocol.TOKEN_HEADER, None)
+            request.headers.popall(_protocol.PAGE_TOKEN_HEADER, None)  # the API's, not theirs
         return await handler(request)
 
     def _session(self) -> aiohttp.ClientSession:
@@ -222,7 +242,7 @@ class HttpSession:
                 middlewares=self._middlewares,
                 raise_for_status=False,  # even if a borrowed session says otherwise
             )
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _AIOHTTP_ERRORS as exc:
             logger.debug("GET %s failed: %s", url, type(exc).__name__)
             failure = translate(exc, "GET", url)
         except BaseException as exc:
@@ -270,7 +290,7 @@ class HttpSession:
             if length is not None and length <= limit:
                 return await response.read()
             return await _read_up_to(response, limit + 1)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except _AIOHTTP_ERRORS as exc:
             failure = translate(exc, "GET", url)
         raise failure  # outside the except block: see translate()
 
@@ -283,28 +303,39 @@ class HttpSession:
         return self._timeout
 
     async def get_json(
-        self, path: str, *, query: str = "", headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        *,
+        query: str = "",
+        headers: Mapping[str, str] | None = None,
+        limit: tuple[int, str] | None = None,
     ) -> JsonAnswer:
         """GET ``path`` and decode its JSON answer; raises ApiError, InvalidResponseError,
-        TransportError."""
+        TransportError.
+
+        ``limit`` is ``(bytes, name of the setting)``: the answer is refused as it streams once
+        it passes that many bytes or ``max_response_bytes``, whichever is fewer (JSON decodes
+        to many times its size, so each kind of answer is held to what it can hold).
+        """
+        most, name = self._max_json_bytes, "max_response_bytes"
+        if limit is not None and limit[0] < most:
+            most, name = limit
         response, url = await self._send(path, query, headers or {})
         try:
-            limit = self._max_json_bytes
             announced = _plain_length(response)
-            if announced is not None and announced > limit:
+            if announced is not None and announced > most:
                 raise errors.InvalidResponseError(
-                    f"the answer announces {announced} bytes, over the limit of {limit} "
-                    "(max_response_bytes)",
+                    f"the answer announces {announced} bytes, over the limit of {most} ({name})",
                     url=url,
                 )
-            body = await self._read(response, url, limit)
+            body = await self._read(response, url, most)
             answer_headers = response.headers
         finally:
             self._done(response)
             del response  # no frame of the traceback keeps the request's headers
-        if len(body) > limit:
+        if len(body) > most:
             raise errors.InvalidResponseError(
-                f"the answer is over the limit of {limit} bytes (max_response_bytes)", url=url
+                f"the answer is over the limit of {most} bytes ({name})", url=url
             )
         return JsonAnswer(_protocol.decode_json(body, url=url), answer_headers, url)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, Self, TypeVar
 from . import errors
 from ._lock import WriteLock
 from ._store_db import Database, check_discardable
+from ._store_schema import BadRow
 from ._sync import Progress, SyncJob, SyncSummary, run_sync
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ class InvoiceStore:
 
     Raises ConfigurationError for a bad argument; on opening, StoreLockedError when another
     process writes to the store, and StoreError when the file is not a store or was made by
-    a newer invoice_async.
+    a newer invoice_async, or when it (its -wal, -shm or lock file) is not a regular file: a
+    symbolic link or a FIFO there is refused, never followed. Rows read back are checked as
+    if the API had sent them: one the store does not write is a StoreError.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, fresh: bool = False) -> None:
@@ -161,6 +164,12 @@ class InvoiceStore:
                 raise errors.StoreError(
                     f"the store {self._path}: {exc}", path=str(self._path)
                 ) from exc
+            except BadRow as exc:  # read back: checked as if the API had sent it
+                raise errors.StoreError(
+                    f"the store {self._path} holds {exc}, which invoice_async does not write: "
+                    "start it over with fresh=True (--fresh on the command line)",
+                    path=str(self._path),
+                ) from None
 
         return asyncio.get_running_loop().run_in_executor(executor, guarded)
 

@@ -18,12 +18,15 @@ from typing import Any, Final
 
 from . import errors
 from ._logging import logger
+from ._nofollow import open_file, refusal, regular_file
 from ._store_schema import (
     APPLICATION_ID,
     DETAIL_FIELDS,
     INVOICE_FIELDS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    checked_pdf,
+    checked_scope,
     detail_record,
     invoice_record,
 )
@@ -45,26 +48,56 @@ CURRENT_PDFS: Final = f"FROM invoices i JOIN pdfs p ON p.invoice_id = i.id WHERE
 """The PDF rows (``p``) of the invoices in the list."""
 
 
-def _create_private(path: Path) -> None:
-    """Create the store's file with mode 0o600, or give an existing one of ours that mode:
-    SQLite creates its -wal and -shm files with the file's mode (-wal and -shm files that a
-    crash left are made 0o600 too)."""
+_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+
+
+def _check_side_files(path: Path) -> None:
+    """SQLite's files beside the store are regular files or absent (StoreError otherwise):
+    SQLite would follow a symbolic link there, and block on a FIFO."""
+    for suffix in _SIDE_FILES:
+        regular_file(Path(f"{path}{suffix}"))
+
+
+def _open_private(path: Path) -> int:
+    """A descriptor of the store's file: created with mode 0o600 if it is not there (SQLite
+    then creates its -wal and -shm files with the same mode), else opened without following
+    a symbolic link; StoreError when it is not a regular file."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except FileExistsError:
-        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            _make_private(name)
-        return
+        fd = open_file(path)
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o600)  # an older store of ours: SQLite gives -wal/-shm its mode
+        return fd
+    os.fchmod(fd, 0o600)  # whatever the umask
+    return fd
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection to the store's file, which must be a regular file of ours: not a
+    symbolic link (SQLite would follow it and write wherever it points), not a FIFO, and
+    still the same file once SQLite has opened it."""
+    fd = _open_private(path)
     try:
-        os.fchmod(fd, 0o600)  # whatever the umask
+        _check_side_files(path)
+        for suffix in ("-wal", "-shm"):  # left by a crash: as private as the store
+            _make_private(Path(f"{path}{suffix}"))
+        conn = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
+        opened, there = os.fstat(fd), os.lstat(path)
     finally:
+        # Before any statement: closing another descriptor of the file would drop SQLite's
+        # POSIX locks on it, and it holds none until the first statement.
         os.close(fd)
+    if (opened.st_dev, opened.st_ino) != (there.st_dev, there.st_ino):
+        conn.close()
+        raise refusal(path, "a file that was replaced while it was opened")
+    return conn
 
 
 def _make_private(path: Path) -> None:
     """Mode 0o600 for the file at ``path`` if it is there and ours (else SQLite will say)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except (FileNotFoundError, PermissionError):
         return
     try:
@@ -102,10 +135,11 @@ def _store_version(path: Path, conn: sqlite3.Connection) -> int | None:
 
 def check_discardable(path: Path) -> None:
     """Raise StoreError if ``path`` is an SQLite database of something else, or one that
-    cannot be read (locked, say), which ``fresh`` must not delete; a store, a file that is no
-    database or a corrupt one, or no file at all may be discarded."""
-    if not path.exists():
+    cannot be read (locked, say), which ``fresh`` must not delete, or not a regular file; a
+    store, a file that is no database or a corrupt one, or no file at all may be discarded."""
+    if not regular_file(path):
         return
+    _check_side_files(path)
     conn = sqlite3.connect(path)
     try:
         _store_version(path, conn)
@@ -131,8 +165,7 @@ class Database:
         """Open (creating or migrating) the store at ``path``; raises StoreError when the
         file is not a store, or was made by a newer invoice_async."""
         self.path = path
-        _create_private(path)
-        self.conn = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
+        self.conn = _connect(path)
         try:
             self._prepare()
         except BaseException:
@@ -219,7 +252,7 @@ class Database:
         holds invoices (PDFs, for the folder); another one raises ConfigurationError.
         """
         with self.transaction() as conn:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            meta = checked_scope(dict(conn.execute("SELECT key, value FROM meta").fetchall()))
             (has_invoices,) = conn.execute("SELECT EXISTS (SELECT 1 FROM invoices)").fetchone()
             held, asked = (meta.get("unpaid") == "1", meta.get("filter")), (unpaid, text)
             if has_invoices and "unpaid" in meta and held != asked:
@@ -280,6 +313,12 @@ class Database:
             yield detail_record(row)
 
     def current_pdfs(self) -> Iterator[tuple[str, int]]:
-        """``(file name, size)`` of the current PDFs of the listed invoices, by name."""
-        query = f"SELECT p.path, p.size {CURRENT_PDFS} AND NOT p.stale ORDER BY p.path"
-        yield from self.conn.execute(query)
+        """``(file name, size)`` of the current PDFs of the listed invoices, by name; BadRow
+        for a row the store would not have written."""
+        query = (
+            f"SELECT p.invoice_id, p.path, p.size, p.sha256 {CURRENT_PDFS} AND NOT p.stale "
+            "ORDER BY p.path"
+        )
+        for row in self.conn.execute(query):
+            _, name, size, _ = checked_pdf(row)
+            yield name, size

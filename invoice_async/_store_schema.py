@@ -8,12 +8,17 @@ The column names of ``invoices`` and ``details`` are the model attribute names, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any, Final, Literal
 
 import attrs
 
+from . import errors
+from ._args import check_filter, check_invoice_id
+from ._files import safe_stem
 from ._models import Invoice, InvoiceDetail, PaymentStatus
 
 APPLICATION_ID: Final = 0x49415331  # "IAS1" in the SQLite header: this file is a store
@@ -128,6 +133,129 @@ MIGRATIONS: Final[Sequence[str]] = (
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
+# --- what is read back is checked as if the API had sent it ---------------------------------
+
+
+class BadRow(ValueError):
+    """A value in the store that invoice_async would not have written there (planted by
+    someone who can write to the file, or corrupt); the store turns it into StoreError."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_text(value: object) -> bool:
+    return type(value) is str
+
+
+def _is_integer(value: object) -> bool:
+    return type(value) is int
+
+
+def _is_flag(value: object) -> bool:
+    return type(value) is int and value in (0, 1)
+
+
+def _is_time(value: object) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _is_optional_time(value: object) -> bool:
+    return value is None or _is_time(value)
+
+
+COLUMN_KINDS: Final[dict[str, Callable[[object], bool]]] = {
+    "invoice_number": _is_text,
+    "invoice_hash": _is_text,
+    "description": _is_text,
+    "currency": _is_text,
+    "currency_sign": _is_text,
+    "client_number": _is_text,
+    "amount_inc_vat": _is_integer,
+    "amount_excl_vat": _is_integer,
+    "remaining_amount": _is_integer,
+    "total_paid_amount": _is_integer,
+    "vat_amount": _is_integer,
+    "payment_status": _is_integer,
+    "payment_term": _is_integer,
+    "vat_percentage": _is_integer,
+    "is_credit": _is_flag,
+    "payment_date": _is_optional_time,
+    "creation_date": _is_time,
+    "due_date": _is_time,
+}
+"""What each model column of ``invoices`` and ``details`` holds, as the store writes it."""
+
+_SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def checked_id(value: object, where: str) -> int:
+    """An invoice id read back from the store, through the same check as an argument."""
+    try:
+        return check_invoice_id(value)
+    except errors.ConfigurationError:
+        raise BadRow(f"an invoice id {_shown(value)} in {where}") from None
+
+
+def _check_row(table: str, names: Sequence[str], row: Sequence[Any]) -> None:
+    """Every value of a row (its invoice id first) is of the kind the store writes."""
+    if len(row) != len(names):
+        raise BadRow(f"a row of {table} with {len(row)} values, not {len(names)}")
+    invoice_id = checked_id(row[0], table)
+    for name, value in zip(names[1:], row[1:], strict=True):
+        if not COLUMN_KINDS[name](value):
+            raise BadRow(f"{name}={_shown(value)} in the {table} row of invoice {invoice_id}")
+
+
+def checked_pdf_name(invoice_id: int, name: object) -> str:
+    """The file name of a ``pdfs`` row: exactly a name ``pdf_file_name`` gives this invoice
+    (a plain name in the PDF folder, ending ``_<id>.pdf``), never a path."""
+    suffix = f"_{invoice_id}.pdf"
+    if type(name) is not str or not name.endswith(suffix):
+        raise BadRow(f"a PDF path {_shown(name)} for invoice {invoice_id}")
+    stem = name.removesuffix(suffix)
+    if not stem or safe_stem(stem) != stem:
+        raise BadRow(f"a PDF path {_shown(name)} for invoice {invoice_id}")
+    return name
+
+
+def checked_pdf(row: Sequence[Any]) -> tuple[int, str, int, str]:
+    """``(invoice_id, path, size, sha256)`` of a ``pdfs`` row, each checked."""
+    invoice_id, name, size, digest = checked_id(row[0], "pdfs"), row[1], row[2], row[3]
+    if not _is_integer(size) or size < 0:
+        raise BadRow(f"a PDF size {_shown(size)} for invoice {invoice_id}")
+    if type(digest) is not str or not _SHA256_RE.fullmatch(digest):
+        raise BadRow(f"a sha256 {_shown(digest)} for invoice {invoice_id}")
+    return invoice_id, checked_pdf_name(invoice_id, name), size, digest
+
+
+def checked_scope(meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``meta`` rows: ``unpaid`` 0 or 1, ``filter`` as a filter argument, ``pdf_dir``
+    text that stays inside the store's folder when relative (as the store writes it)."""
+    if meta.get("unpaid") not in (None, "0", "1"):
+        raise BadRow(f"unpaid={_shown(meta.get('unpaid'))} in meta")
+    try:
+        check_filter(meta.get("filter"))
+    except errors.ConfigurationError:
+        raise BadRow(f"filter={_shown(meta.get('filter'))} in meta") from None
+    folder = meta.get("pdf_dir")
+    if folder is not None and (
+        type(folder) is not str
+        or not folder
+        or any(ord(char) < 32 for char in folder)
+        or (not PurePath(folder).is_absolute() and ".." in PurePath(folder).parts)
+    ):
+        raise BadRow(f"pdf_dir={_shown(folder)} in meta")
+    return meta
+
+
 # --- rows -------------------------------------------------------------------------------------
 
 
@@ -182,7 +310,9 @@ def detail_row(invoice_id: int, detail: InvoiceDetail, fetched_at: str) -> tuple
 
 def invoice_record(row: Sequence[Any]) -> dict[str, Any]:
     """An ``invoices`` row (:data:`INVOICE_FIELDS`) as the export writes it: the model's
-    attribute names in order, ``is_credit`` a bool, everything else as stored."""
+    attribute names in order, ``is_credit`` a bool, everything else as stored. BadRow when a
+    value is not what the store writes."""
+    _check_row("invoices", INVOICE_FIELDS, row)
     record = dict(zip(INVOICE_FIELDS, row, strict=True))
     record["is_credit"] = bool(record["is_credit"])
     return record
@@ -190,7 +320,8 @@ def invoice_record(row: Sequence[Any]) -> dict[str, Any]:
 
 def detail_record(row: Sequence[Any]) -> dict[str, Any]:
     """A ``details`` row (``invoice_id`` + :data:`DETAIL_FIELDS`) as the export writes it,
-    with the invoice id as ``id``."""
+    with the invoice id as ``id``. BadRow when a value is not what the store writes."""
+    _check_row("details", ("id", *DETAIL_FIELDS), row)
     record = dict(zip(("id", *DETAIL_FIELDS), row, strict=True))
     record["is_credit"] = bool(record["is_credit"])
     return record
@@ -201,7 +332,9 @@ def _datetime(text: str | None) -> datetime | None:
 
 
 def invoice_from_row(row: Sequence[Any]) -> Invoice:
-    """The Invoice an ``invoices`` row (:data:`INVOICE_FIELDS`) holds."""
+    """The Invoice an ``invoices`` row (:data:`INVOICE_FIELDS`) holds; BadRow when a value
+    is not what the store writes."""
+    _check_row("invoices", INVOICE_FIELDS, row)
     values = dict(zip(INVOICE_FIELDS, row, strict=True))
     values["payment_status"] = PaymentStatus(values["payment_status"])
     values["is_credit"] = bool(values["is_credit"])

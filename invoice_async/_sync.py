@@ -26,9 +26,9 @@ import attrs
 from . import _sync_steps as steps
 from . import errors
 from ._client import InvoiceClient
-from ._files import remove_stale_temp_files
+from ._files import PDF_NAMES, remove_stale_temp_files
 from ._lock import lock_directory
-from ._logging import logger
+from ._logging import logger, redact
 from ._models import Invoice, InvoiceDetail
 from ._store_db import Database
 
@@ -179,7 +179,9 @@ def now() -> str:
 def _failure(invoice_id: int, what: str, error: Exception) -> tuple[int, str]:
     if isinstance(error, errors.StoreError):
         raise error  # the store failing is not one invoice failing: the sync stops
-    return invoice_id, f"{what}: {type(error).__name__}: {error}"
+    # Redacted once more (errors are, when made): the text goes into the store and the
+    # manifest, files that outlive the client.
+    return invoice_id, redact(f"{what}: {type(error).__name__}: {error}")
 
 
 async def run_sync(store: StoreAccess, job: SyncJob) -> SyncSummary:
@@ -390,7 +392,7 @@ def _claim_folder(db: Database, held: contextlib.ExitStack, folder: Path) -> Non
     remove the temp files a run killed mid-file left (none is ours: we hold the lock)."""
     folder.mkdir(parents=True, exist_ok=True)
     held.enter_context(lock_directory(folder, busy=f"another sync is writing PDFs into {folder}"))
-    remove_stale_temp_files(folder)
+    remove_stale_temp_files(folder, PDF_NAMES)
 
 
 def _release_folder(db: Database, held: contextlib.ExitStack) -> None:

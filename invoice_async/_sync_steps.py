@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Final
 
 from ._models import Invoice, InvoiceDetail
+from ._nofollow import reading, regular_file
 from ._store_db import CURRENT_PDFS, IN_LIST, Database
 from ._store_schema import (
     COMPARED,
     DETAIL_FIELDS,
     INVOICE_FIELDS,
     PAID,
+    BadRow,
+    checked_id,
+    checked_pdf,
+    checked_pdf_name,
     classify,
     compared,
     detail_row,
@@ -140,7 +145,8 @@ def count_departed(db: Database) -> int:
 def departed_page(db: Database, after: int, limit: int) -> list[tuple[int, int]]:
     """``(id, id)`` of departed invoices with an id above ``after``, by id."""
     query = f"SELECT id, id FROM invoices WHERE {_DEPARTED} AND id > ? ORDER BY id LIMIT ?"
-    return db.conn.execute(query, (db.run_id, PAID, after, limit)).fetchall()
+    rows = db.conn.execute(query, (db.run_id, PAID, after, limit)).fetchall()
+    return [(key, checked_id(invoice_id, "invoices")) for key, invoice_id in rows]
 
 
 def count_needed_details(db: Database) -> int:
@@ -156,7 +162,8 @@ def needed_details_page(db: Database, after: int, limit: int) -> list[tuple[int,
         f"SELECT i.list_position, i.id {_NEEDS_DETAIL} AND i.list_position > ? "
         "ORDER BY i.list_position LIMIT ?"
     )
-    return db.conn.execute(query, (after, limit)).fetchall()
+    rows = db.conn.execute(query, (after, limit)).fetchall()
+    return [(position, checked_id(invoice_id, "invoices")) for position, invoice_id in rows]
 
 
 def count_needed_pdfs(db: Database) -> int:
@@ -192,7 +199,7 @@ def check_pdf_files(
         f"SELECT p.invoice_id, p.path, p.size, p.sha256 {CURRENT_PDFS} AND NOT p.stale "
         "AND p.invoice_id > ? ORDER BY p.invoice_id LIMIT ?"
     )
-    rows = db.conn.execute(query, (after, limit)).fetchall()
+    rows = [checked_pdf(row) for row in db.conn.execute(query, (after, limit)).fetchall()]
     bad = [
         (invoice_id,)
         for invoice_id, name, size, digest in rows
@@ -268,20 +275,25 @@ def save_pdfs(
             query = "SELECT path FROM pdfs WHERE invoice_id = ?"
             old = conn.execute(query, (invoice_id,)).fetchone()
             if old is not None and old[0] != name:
-                replaced.append(old[0])
+                replaced.append((invoice_id, old[0]))
             conn.execute(_UPSERT_PDF, (invoice_id, name, size, digest, now))
         counts = db.add_counts({"pdfs_fetched": len(pdfs)})
     db.counts = counts
-    for name in replaced:  # the invoice's number changed: its file name did too
-        if Path(name).name == name:
-            (directory / name).unlink(missing_ok=True)
+    for invoice_id, name in replaced:  # the invoice's number changed: its file name did too
+        try:
+            checked_pdf_name(invoice_id, name)
+        except BadRow:
+            continue  # not a name of ours: nothing of ours to remove
+        path = directory / name
+        if regular_file(path):  # never a symbolic link or a folder someone put there
+            path.unlink(missing_ok=True)
 
 
 def _file_matches(directory: Path, name: str, size: int, digest: str | None) -> bool:
-    if Path(name).name != name:  # only ever a plain file name; anything else is fetched again
-        return False
+    """Whether the PDF file ``name`` (checked: a plain name of ours) is there with this size
+    (and sha256). A symbolic link, a FIFO or a folder there raises StoreError."""
     try:
-        with (directory / name).open("rb") as file:
+        with reading(directory / name) as file:
             if os.fstat(file.fileno()).st_size != size:
                 return False
             return digest is None or hashlib.file_digest(file, "sha256").hexdigest() == digest
@@ -290,7 +302,7 @@ def _file_matches(directory: Path, name: str, size: int, digest: str | None) -> 
 
 
 def file_digest(path: Path) -> tuple[int, str]:
-    """``(size, sha256 hex)`` of the file at ``path``."""
-    with path.open("rb") as file:
+    """``(size, sha256 hex)`` of the regular file at ``path`` (not following a link)."""
+    with reading(path) as file:
         digest = hashlib.file_digest(file, "sha256").hexdigest()
         return os.fstat(file.fileno()).st_size, digest

@@ -20,7 +20,8 @@ all::
     │   └── RequestTimeoutError     the per-request timeout expired
     ├── DeadlineExceededError       the client's overall ``deadline`` has passed (a TimeoutError)
     └── StoreError                  the SQLite store (InvoiceStore) cannot be used: not a store,
-        │                           made by a newer version, or a database error
+        │                           made by a newer version, a database error, or it (or the
+        │                           export's folder) holds a row or a file it did not make
         └── StoreLockedError        another process is writing to the store (or the folder)
 
 An :class:`ApiError`'s ``errors`` list holds :class:`FieldError` items: named
@@ -205,7 +206,10 @@ class StoreError(InvoiceAsyncError):
 
     The file is not an invoice_async store, was made by a newer version of invoice_async, or
     SQLite failed while reading or writing it (disk full, a corrupt file). Nothing is lost:
-    each transaction is written whole or not at all.
+    each transaction is written whole or not at all. Also raised when the store holds a row
+    that invoice_async does not write (an invalid id, a PDF path outside its folder), or when
+    the store's folder or OUT_DIR holds, where the library keeps a file or folder, something
+    it did not make (a symbolic link, a FIFO): nothing is sent or written for it.
 
     Attributes:
         path: the store's file (or the folder a lock protects), as text.

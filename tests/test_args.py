@@ -17,10 +17,16 @@ from invoice_async._args import (
 from invoice_async._protocol import Secret
 
 
-@pytest.mark.parametrize("bad", [0, -5, "abc", "5", None, True, False, 1.0, [1]])
-def test_check_invoice_id_refuses_anything_but_a_positive_int(bad: object) -> None:
-    with pytest.raises(errors.ConfigurationError, match="invoice id"):
+class FormatsAsAPath(int):
+    def __format__(self, spec: str) -> str:
+        return "../x"
+
+
+@pytest.mark.parametrize("bad", [0, -5, "abc", "5", None, True, False, 1.0, [1], FormatsAsAPath(7)])
+def test_check_invoice_id_refuses_anything_but_a_positive_exact_int(bad: object) -> None:
+    with pytest.raises(errors.ConfigurationError, match="invoice id") as info:
         check_invoice_id(bad)
+    assert "../x" not in str(info.value)
 
 
 @pytest.mark.parametrize("bad", ["", "   ", None, 5, ".", "..", "a\nb", "a\rb", "x" * 257])
@@ -57,7 +63,7 @@ def test_check_filter_refuses_non_text_and_header_injection(bad: object) -> None
         check_filter(bad)
 
 
-@pytest.mark.parametrize("bad", ["", "zq9\n", " zq9", "zq\r\n9", 123, b"zq9"])
+@pytest.mark.parametrize("bad", ["", "zq9\n", " zq9", "zq\r\n9", 123, b"zq9", "zq9\udcff", "zqé9"])
 def test_the_token_check_refuses_empty_or_injected_tokens_without_echoing_them(bad: object) -> None:
     with pytest.raises(errors.ConfigurationError) as info:
         Secret(bad).check()

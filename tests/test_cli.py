@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from invoice_async import ClientStats, InvoiceClient, InvoiceStore, cli
+from invoice_async._export import neutralize_csv_cell
 from invoice_async._logging import logger
 from invoice_async._progress import ProgressBar
 from invoice_async.testing import FakeI3DServer, make_invoices
@@ -96,6 +97,42 @@ async def test_csv_export_has_a_header_and_neutralises_formulas(tmp_path: Path) 
     assert by_id["1"]["description"] == '\'=HYPERLINK("http://evil")'
     assert by_id["2"]["description"] == "ok"
     assert all(row["amount_inc_vat"].lstrip("-").isdigit() for row in rows)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "=1+1",
+        "+1",
+        "-1",
+        "@SUM(A1)",
+        "|cmd",
+        "\t=1",
+        "\r=1",
+        " =1",
+        "\u00a0=1",  # NBSP
+        "\ufeff=1",  # BOM
+        "\u200b=1",  # zero-width space
+        "\x0b=1",  # VT
+        "\x0c=1",  # FF
+        "\u3000=1",  # ideographic space
+        "\u2028=1",  # line separator
+        " \u200b\u00a0 @x",
+        "\uff1d1",  # full-width =
+        "\uff0b1",  # full-width +
+        "\uff0d1",  # full-width -
+        "\uff201",  # full-width @
+        "\uff5ccmd",  # full-width |
+        "\ufe661",  # small =
+    ],
+)
+def test_csv_cells_a_spreadsheet_would_run_get_a_leading_apostrophe(cell: str) -> None:
+    assert neutralize_csv_cell(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("value", ["ok", "a=b", "", " x", "\u00a0x", "2024/0001", -463900, 0, None])
+def test_other_csv_cells_and_numbers_stay_as_they_are(value: object) -> None:
+    assert neutralize_csv_cell(value) == value
 
 
 async def test_details_and_pdfs_then_resume_fetches_no_pdf_again(

@@ -9,13 +9,14 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from aiohttp import ClientConnectionError
 from aioresponses import aioresponses
 
 from invoice_async import InvoiceClient, errors
-from invoice_async._logging import logger
+from invoice_async._logging import forget_token, logger, redact, remember_token
 from invoice_async.testing import FakeClock, instant_retries, use_fake_clock
 from tests._samples import DETAIL
 
@@ -45,6 +46,19 @@ def ours(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [
         r.getMessage() for r in caplog.records if r.name == "invoice_async" and r.levelno == level
     ]
+
+
+def test_redact_removes_a_live_token_also_escaped_in_a_repr_or_percent_encoded() -> None:
+    token = "tok'en\\with/odd+chars"
+    remember_token(token)
+    try:
+        echoes = [token, repr(token), repr(token.encode()), quote(token, safe=""), quote(token)]
+        assert all(token not in redact(text) for text in echoes)
+        assert all("<redacted>" in redact(f"got {text}!") for text in echoes)
+        assert "en\\\\with" not in redact(repr(token))  # the repr's escaped backslash too
+    finally:
+        forget_token(token)
+    assert redact(repr(token)) == repr(token)  # no client uses it any more
 
 
 def test_the_package_logger_is_invoice_async_with_a_null_handler() -> None:

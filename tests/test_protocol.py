@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from invoice_async import errors
 from invoice_async._protocol import (
@@ -19,6 +23,7 @@ from invoice_async._protocol import (
     expect_list,
     expect_single,
     filter_query,
+    list_answer_bytes,
     list_headers,
     list_path,
     page_of,
@@ -49,6 +54,13 @@ def test_list_headers_send_the_window_or_the_page_token_alone(
     window: Window, token: str | None, headers: dict[str, str]
 ) -> None:
     assert list_headers(window, token) == headers
+
+
+def test_page_of_refuses_more_than_four_times_the_items_asked_for() -> None:
+    assert len(page_of([{}] * 400, {}, url="u", page_size=100).items) == 400
+    with pytest.raises(errors.InvalidResponseError, match="401 items for a window of 100"):
+        page_of([{}] * 401, {}, url="u", page_size=100)
+    assert list_answer_bytes(100) == 100 * 16 * 1024
 
 
 def test_page_of_reads_the_items_and_the_next_page_token() -> None:
@@ -92,6 +104,19 @@ def test_filter_query_percent_encodes_every_reserved_character(
 )
 def test_paths_keep_the_invoice_number_in_one_segment(path: str, expected: str) -> None:
     assert path == expected
+
+
+class FormatsAsAPath(int):
+    def __format__(self, spec: str) -> str:
+        return "../../x"
+
+
+@pytest.mark.parametrize("bad", [True, -7, 0, FormatsAsAPath(7)])
+def test_paths_hold_only_the_digits_of_an_exact_positive_int(bad: int) -> None:
+    for path in (detail_path, pdf_path):
+        with pytest.raises(errors.ConfigurationError, match="invoice id"):
+            path(bad)
+    assert detail_path(7) == "/v3/account/invoice/7"
 
 
 def test_secret_never_shows_its_value() -> None:
@@ -143,6 +168,59 @@ def test_error_from_response_tolerates_bodies_that_are_not_the_error_object(
     error = error_from_response(502, body, method="GET", url="u")
     assert isinstance(error, errors.ServerError)
     assert error.error_message == message
+
+
+JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+ERROR_OBJECTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "errorCode": JSON_VALUES,
+        "errorMessage": JSON_VALUES,
+        "errors": JSON_VALUES
+        | st.lists(
+            st.fixed_dictionaries({}, optional={"property": JSON_VALUES, "message": JSON_VALUES})
+            | JSON_VALUES,
+            max_size=4,
+        ),
+    },
+)
+
+
+@given(payload=ERROR_OBJECTS | st.lists(ERROR_OBJECTS, max_size=2) | JSON_VALUES)
+@example(payload={"errors": True})
+@example(payload={"errors": 7, "errorMessage": {"nested": [1]}})
+@example(payload={"errors": [True, "x", None, {"property": [], "message": {}}]})
+@example(payload={"errorMessage": [[[[[[[[[[[]]]]]]]]]]], "errorCode": True})
+def test_any_json_error_body_gives_the_typed_error(payload: Any) -> None:
+    body = orjson.dumps(payload)
+    error = error_from_response(400, body, method="GET", url="u")
+    assert type(error) is errors.BadRequestError
+    assert error.error_code is None or type(error.error_code) is int
+    assert isinstance(error.error_message, str)
+    assert all(
+        type(item) is errors.FieldError
+        and isinstance(item.property, str)
+        and isinstance(item.message, str)
+        for item in error.errors
+    )
+    assert str(error).startswith("HTTP 400")
+
+
+def test_an_error_message_nested_past_the_recursion_limit_gives_the_typed_error() -> None:
+    body = b'{"errorMessage": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    error = error_from_response(503, body, method="GET", url="u")
+    assert type(error) is errors.ServerError
+    assert (error.error_message, error.errors) == ("", [])
 
 
 def test_rate_limit_error_carries_retry_after_seconds() -> None:

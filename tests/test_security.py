@@ -7,18 +7,21 @@ import contextlib
 import gzip
 import json
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 from aiohttp import web
 
-from invoice_async import InvoiceClient, errors
+from invoice_async import Invoice, InvoiceClient, errors
+from invoice_async._converter import structure_invoice
 from invoice_async._logging import redact
 from invoice_async.testing import FakeI3DServer
+from tests._leaks import frames_text
+from tests._samples import LIST_ITEM
 from tests._servers import serve
 
 TOKEN = "sekrit-Tq7Zp2-do-not-leak"
@@ -86,26 +89,6 @@ async def test_a_redirect_to_another_origin_does_not_carry_the_token(
 # --- the token never shows --------------------------------------------------------------------
 
 
-def frames_text(error: BaseException) -> str:
-    """Everything an error reporter records of an error: the chain, texts, reprs,
-    attributes, and the repr of every local of every frame of every traceback."""
-    parts = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts += [str(current), repr(current), repr(vars(current))]
-        parts.append("".join(traceback.format_exception(current)))
-        tb = current.__traceback__
-        while tb is not None:
-            for value in tb.tb_frame.f_locals.values():
-                with contextlib.suppress(Exception):
-                    parts.append(repr(value))
-            tb = tb.tb_next
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
-
-
 async def test_debug_logs_errors_and_reprs_never_hold_the_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -161,6 +144,22 @@ async def test_debug_logs_errors_and_reprs_never_hold_the_token(
 # --- hostile input: a clear error, and nothing sent ------------------------------------------
 
 Call = Callable[[InvoiceClient, Path], Awaitable[object]]
+INVOICE = structure_invoice(LIST_ITEM)
+
+
+class SneakyInt(int):
+    """An int that formats as a path of its own choosing."""
+
+    def __format__(self, spec: str) -> str:
+        return "../../../tmp/x"
+
+    __str__ = __repr__ = lambda self: "../../../tmp/x"
+
+
+def model(**changes: Any) -> Invoice:
+    """The sample Invoice with fields changed as ``attrs.evolve`` allows (no validation)."""
+    return attrs.evolve(INVOICE, **changes)
+
 
 HOSTILE_INPUT: list[tuple[str, Call, str]] = [
     ("negative id", lambda c, d: c.invoice(-5), "invoice id"),
@@ -173,7 +172,22 @@ HOSTILE_INPUT: list[tuple[str, Call, str]] = [
     ("page size 0", lambda c, d: anext(c.invoices(page_size=0)), "page_size"),
     ("concurrency 0", lambda c, d: anext(c.invoice_details([1], concurrency=0)), "concurrency"),
     ("missing directory", lambda c, d: c.download_pdf(1, d / "nope"), "does not exist"),
-]
+    ("filter with a lone surrogate", lambda c, d: anext(c.invoices(filter="a\udcff")), "filter"),
+    ("number with a lone surrogate", lambda c, d: c.invoice_by_number("7\udcff"), "number"),
+    ("int subclass id", lambda c, d: c.invoice(SneakyInt(7)), "invoice id"),
+    ("int subclass PDF id", lambda c, d: c.download_pdf(SneakyInt(7), d), "invoice id"),
+    # Models: attrs.evolve puts anything into a frozen model; its id is checked all the same.
+    ("model with a traversal id", lambda c, d: c.download_pdf(model(id="/../../tmp/x"), d),
+     "invoice id"),
+    ("model with id True", lambda c, d: c.download_pdf(model(id=True), d), "invoice id"),
+    ("model with id -7", lambda c, d: anext(c.download_pdfs([model(id=-7)], d)), "invoice id"),
+    ("model with an int subclass id", lambda c, d: c.download_pdf(model(id=SneakyInt(7)), d),
+     "invoice id"),
+    ("detail of a model with id 0", lambda c, d: anext(c.invoice_details([model(id=0)])),
+     "invoice id"),
+    ("model with a number that is not text", lambda c, d: c.download_pdf(model(
+     invoice_number=["../x"]), d), "invoice number"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(

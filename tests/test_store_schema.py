@@ -12,12 +12,18 @@ import pytest
 
 from invoice_async import Invoice, InvoiceDetail, PaymentStatus
 from invoice_async._converter import structure_detail, structure_invoice
+from invoice_async._files import pdf_file_name
 from invoice_async._store_schema import (
+    COLUMN_KINDS,
     COMPARED,
     DETAIL_FIELDS,
     INVOICE_FIELDS,
     MIGRATIONS,
     SCHEMA_VERSION,
+    BadRow,
+    checked_pdf,
+    checked_pdf_name,
+    checked_scope,
     classify,
     compared,
     detail_record,
@@ -156,3 +162,74 @@ def test_migrations_are_numbered_steps_that_build_the_documented_tables() -> Non
     assert columns["pdfs"][:5] == ["invoice_id", "path", "size", "sha256", "fetched_at"]
     assert columns["payment_events"][1:5] == ["invoice_id", "old_status", "new_status", "seen_at"]
     assert columns["runs"] == ["id", "started_at", "finished_at", "status", "counts"]
+
+
+# --- what is read back is checked ----------------------------------------------------------
+
+
+def test_every_model_column_has_a_kind_to_be_checked_against() -> None:
+    assert set(COLUMN_KINDS) == set(INVOICE_FIELDS[1:]) | set(DETAIL_FIELDS)
+
+
+def test_rows_the_store_writes_read_back_and_others_are_bad_rows() -> None:
+    invoice = structure_invoice(to_list_item(SAMPLE[0]))
+    row = invoice_row(invoice)
+    assert invoice_from_row(row) == invoice
+    position = INVOICE_FIELDS.index("amount_inc_vat")
+    for bad in [
+        (0, *row[1:]),
+        (-7, *row[1:]),
+        (*row[:position], "12.50", *row[position + 1 :]),
+        (*row[:position], b"\x00", *row[position + 1 :]),
+        (*row[:-1], "yesterday"),
+        row[:-1],
+    ]:
+        with pytest.raises(BadRow):
+            invoice_record(bad)
+        with pytest.raises(BadRow):
+            invoice_from_row(bad)
+
+
+@pytest.mark.parametrize("number", ["2024/0001", "../../etc", ".hidden", "", None, "x" * 300])
+def test_a_pdf_name_read_back_is_one_the_library_gives_that_invoice(number: str | None) -> None:
+    name = pdf_file_name(7, number)
+    assert checked_pdf_name(7, name) == name
+    with pytest.raises(BadRow):
+        checked_pdf_name(8, name)  # another invoice's file
+
+
+@pytest.mark.parametrize(
+    "name", ["../../x_7.pdf", "a/b_7.pdf", ".a_7.pdf", "_7.pdf", "a_7.pdf/", "a_7.PDF", 7, None]
+)
+def test_a_pdf_name_that_is_not_a_plain_name_of_ours_is_a_bad_row(name: object) -> None:
+    with pytest.raises(BadRow):
+        checked_pdf_name(7, name)
+
+
+def test_a_pdf_row_needs_a_size_and_a_sha256_as_the_store_writes_them() -> None:
+    good = (7, "a_7.pdf", 10, "0" * 64)
+    assert checked_pdf(good) == good
+    for bad in [
+        (7, "a_7.pdf", -1, "0" * 64),
+        (7, "a_7.pdf", "10", "0" * 64),
+        (7, "a_7.pdf", 1, "xyz"),
+    ]:
+        with pytest.raises(BadRow):
+            checked_pdf(bad)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"unpaid": "2"},
+        {"filter": "a\r\nb"},
+        {"filter": 5},
+        {"pdf_dir": "../x"},
+        {"pdf_dir": "a\nb"},
+    ],
+)
+def test_a_scope_the_store_does_not_write_is_a_bad_row(meta: dict[str, Any]) -> None:
+    with pytest.raises(BadRow):
+        checked_scope(meta)
+    assert checked_scope({"unpaid": "1", "filter": "x", "pdf_dir": "pdf"})["pdf_dir"] == "pdf"
+    assert checked_scope({"pdf_dir": "/srv/pdf"})["pdf_dir"] == "/srv/pdf"
