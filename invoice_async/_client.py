@@ -46,6 +46,7 @@ from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
 from ._throttle import Throttle
+from ._wire import list_page
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
@@ -261,8 +262,8 @@ class InvoiceClient:
             headers = _protocol.list_headers(window, page_token)
 
             async def once() -> Page:
-                answer = await self._http.get_json(path, query=query, headers=headers)
-                return _protocol.page_of(answer.payload, answer.headers, url=answer.url)
+                answer = await self._http.get_body(path, query=query, headers=headers)
+                return list_page(answer.body, answer.headers, url=answer.url)
 
             # A window asked ahead is tried once: it may never be needed (the pager asks
             # again, with retries, if it is). Its Retry-After still pauses the client.
@@ -271,8 +272,12 @@ class InvoiceClient:
         pages = paginate(fetch, page_size=page_size, read_ahead=self._read_ahead)
         async with contextlib.aclosing(pages):
             async for items, url in pages:
-                for item in items:
-                    yield structure_invoice(item, url=url)
+                if type(items[0]) is Invoice:  # the fast path typed the whole window
+                    for invoice in items:
+                        yield invoice
+                else:
+                    for item in items:
+                        yield structure_invoice(item, url=url)
 
     # --- one invoice ------------------------------------------------------------------------
 

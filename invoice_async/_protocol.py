@@ -86,11 +86,16 @@ class Window:
 
 @attrs.frozen
 class Page:
-    """One answer of a list endpoint: its items, and the PAGE-TOKEN naming the next page."""
+    """One answer of a list endpoint: its items, and the PAGE-TOKEN naming the next page.
+
+    ``keys``: the items' identities for the pager, when the decoder knows them (typed items:
+    their ids); None lets the pager read them from the raw items.
+    """
 
     items: Sequence[Any]
     url: str
     page_token: str | None = None
+    keys: Sequence[Any] | None = None
 
 
 def list_headers(window: Window, page_token: str | None) -> dict[str, str]:

@@ -66,6 +66,15 @@ class JsonAnswer:
 
 
 @attrs.frozen
+class BodyAnswer:
+    """A whole answer body (not decoded yet) with the response headers the client may need."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    url: str
+
+
+@attrs.frozen
 class BodyStream:
     """An answer whose body is read chunk by chunk (``chunks()``), for PDFs.
 
@@ -282,11 +291,11 @@ class HttpSession:
             return aiohttp.ClientTimeout(total=max(remaining, 0.001))
         return self._timeout
 
-    async def get_json(
+    async def get_body(
         self, path: str, *, query: str = "", headers: Mapping[str, str] | None = None
-    ) -> JsonAnswer:
-        """GET ``path`` and decode its JSON answer; raises ApiError, InvalidResponseError,
-        TransportError."""
+    ) -> BodyAnswer:
+        """GET ``path`` and read its whole body (a JSON answer, at most ``max_json_bytes``);
+        raises ApiError, InvalidResponseError, TransportError."""
         response, url = await self._send(path, query, headers or {})
         try:
             limit = self._max_json_bytes
@@ -306,7 +315,17 @@ class HttpSession:
             raise errors.InvalidResponseError(
                 f"the answer is over the limit of {limit} bytes (max_response_bytes)", url=url
             )
-        return JsonAnswer(_protocol.decode_json(body, url=url), answer_headers, url)
+        return BodyAnswer(body, answer_headers, url)
+
+    async def get_json(
+        self, path: str, *, query: str = "", headers: Mapping[str, str] | None = None
+    ) -> JsonAnswer:
+        """GET ``path`` and decode its JSON answer; raises ApiError, InvalidResponseError,
+        TransportError."""
+        answer = await self.get_body(path, query=query, headers=headers)
+        return JsonAnswer(
+            _protocol.decode_json(answer.body, url=answer.url), answer.headers, answer.url
+        )
 
     @contextlib.asynccontextmanager
     async def stream(self, path: str) -> AsyncIterator[BodyStream]:
