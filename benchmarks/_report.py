@@ -75,6 +75,7 @@ class Target:
     """One target of a scenario: ``value`` must be ``op`` (``>=`` or ``<=``) ``bound``.
 
     ``value`` is None when it could not be measured (a contender failed): then it is missed.
+    With ``op="info"`` it is a figure printed beside the targets (no bound, never missed).
     """
 
     label: str
@@ -87,16 +88,20 @@ class Target:
     @property
     def passed(self) -> bool:
         """Whether the target is met."""
+        if self.op == "info":
+            return True
         if self.value is None:
             return False
         return self.value >= self.bound if self.op == ">=" else self.value <= self.bound
 
     def line(self) -> str:
-        """``PASS  label: value >= bound (detail)``."""
-        verdict = "PASS" if self.passed else "FAIL"
+        """``PASS  label: value >= bound (detail)``, or ``INFO  label: value (detail)``."""
         value = "n/a" if self.value is None else f"{self.value:.3f}{self.unit}"
-        op = "≥" if self.op == ">=" else "≤"
         detail = f"  ({self.detail})" if self.detail else ""
+        if self.op == "info":
+            return f"INFO  {self.label}: {value}{detail}"
+        verdict = "PASS" if self.passed else "FAIL"
+        op = "≥" if self.op == ">=" else "≤"
         return f"{verdict}  {self.label}: {value} {op} {self.bound:.3f}{self.unit}{detail}"
 
     def as_dict(self) -> dict[str, Any]:
