@@ -34,13 +34,28 @@ PAGE_SIZE: Final = 100
 """Items asked per RANGED-DATA window by every contender (the fake server's cap)."""
 
 CONTENDERS: Final = ("client", "aiohttp", "httpx", "generated")
-"""Contender names, in the order they are listed."""
+"""Contender names of every scenario, in the order they are listed."""
+
+PDF_CONTENDERS: Final = (
+    "client",
+    "client-sync-loop",
+    "client-sync-batch",
+    "aiohttp",
+    "aiohttp-fdatasync",
+    "httpx",
+    "generated",
+)
+"""P4's contenders: the client, the client with the other ways of syncing its files (the
+choices measured), the raw loop without and with an fdatasync per file, httpx, generated."""
 
 DESCRIPTIONS: Final = {
     "client": "invoice_async.InvoiceClient (typed attrs models)",
     "aiohttp": "hand-written aiohttp loop (raw dicts)",
     "httpx": "hand-written httpx.AsyncClient loop (raw dicts)",
     "generated": "openapi-python-client generated client (typed attrs models)",
+    "client-sync-loop": "InvoiceClient, each PDF's fdatasync run in the event loop",
+    "client-sync-batch": "InvoiceClient, one syncfs per batch of PDFs waiting in the folder",
+    "aiohttp-fdatasync": "hand-written aiohttp loop, fdatasync per file before it is closed",
 }
 """One line per contender, for the tables."""
 

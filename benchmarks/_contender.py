@@ -3,7 +3,8 @@
 ``python -m benchmarks._contender KIND NAME --base-url URL --count N [--concurrency C]
 [--read-ahead D] [--directory DIR]``, with the token in the ``I3D_API_TOKEN`` environment
 variable (never on the command line). ``KIND`` is ``listing``, ``details`` or ``pdfs``;
-``NAME`` is ``client``, ``aiohttp``, ``httpx`` or ``generated``.
+``NAME`` is ``client``, ``aiohttp``, ``httpx`` or ``generated`` (for PDFs also the variants of
+``_common.PDF_CONTENDERS``).
 
 Everything is imported before the clock starts. Measured: the wall time of the work (session
 set-up included), the process's CPU time over the same span, the RSS just before it and the
@@ -29,6 +30,7 @@ import attrs
 from . import _generate
 from ._common import (
     CONTENDERS,
+    PDF_CONTENDERS,
     Tally,
     current_rss_kib,
     peak_rss_kib,
@@ -76,7 +78,7 @@ def main() -> None:
     """Parse the arguments, run the contender, print the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("listing", "details", "pdfs"))
-    parser.add_argument("name", choices=CONTENDERS)
+    parser.add_argument("name", choices=sorted({*CONTENDERS, *PDF_CONTENDERS}))
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=8)

@@ -75,6 +75,7 @@ class Target:
     """One target of a scenario: ``value`` must be ``op`` (``>=``, ``<=`` or ``==``) ``bound``.
 
     ``value`` is None when it could not be measured (a contender failed): then it is missed.
+    With ``op="info"`` it is a figure printed beside the targets (no bound, never missed).
     """
 
     label: str
@@ -87,6 +88,8 @@ class Target:
     @property
     def passed(self) -> bool:
         """Whether the target is met."""
+        if self.op == "info":
+            return True
         if self.value is None:
             return False
         if self.op == "==":
@@ -94,11 +97,13 @@ class Target:
         return self.value >= self.bound if self.op == ">=" else self.value <= self.bound
 
     def line(self) -> str:
-        """``PASS  label: value >= bound (detail)``."""
-        verdict = "PASS" if self.passed else "FAIL"
+        """``PASS  label: value >= bound (detail)``, or ``INFO  label: value (detail)``."""
         value = "n/a" if self.value is None else f"{self.value:.3f}{self.unit}"
         op = {">=": "≥", "<=": "≤"}.get(self.op, "=")
         detail = f"  ({self.detail})" if self.detail else ""
+        if self.op == "info":
+            return f"INFO  {self.label}: {value}{detail}"
+        verdict = "PASS" if self.passed else "FAIL"
         return f"{verdict}  {self.label}: {value} {op} {self.bound:.3f}{self.unit}{detail}"
 
     def as_dict(self) -> dict[str, Any]:

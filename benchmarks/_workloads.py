@@ -4,12 +4,14 @@ Every contender gets the same :class:`Job` and counts what it receives into a
 :class:`~benchmarks._common.Tally`, which the orchestrator checks. The hand-written loops are
 what a user would write in ten lines: ``RANGED-DATA`` windows where the next start is the start
 plus the items received and an empty window ends the list; an ``asyncio.Semaphore`` and
-``gather`` for details and PDFs; PDFs streamed in 64 KiB chunks to files (no fsync).
+``gather`` for details and PDFs; PDFs streamed in 64 KiB chunks to files (no fsync; the
+``aiohttp-fdatasync`` loop syncs each file).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
@@ -19,7 +21,7 @@ import httpx
 
 from invoice_async import InvoiceClient
 
-from . import _generate
+from . import _generate, _sync_choices
 from ._common import PAGE_SIZE, Tally, client_options
 
 Kind = Literal["listing", "details", "pdfs"]
@@ -88,6 +90,16 @@ async def client_pdfs(job: Job, tally: Tally) -> None:
             tally.add_file(download.invoice_id, str(download.path), download.size)
 
 
+def _client_pdfs_syncing_with(sync: Callable[[int], Awaitable[None]]) -> Workload:
+    """``client_pdfs`` with another way of syncing each file before its rename (P4's choices)."""
+
+    async def work(job: Job, tally: Tally) -> None:
+        with _sync_choices.syncing_with(sync):
+            await client_pdfs(job, tally)
+
+    return work
+
+
 # --- 2. hand-written aiohttp ------------------------------------------------------------------
 
 
@@ -151,6 +163,28 @@ async def aiohttp_pdfs(job: Job, tally: Tally) -> None:
                 async for chunk in response.content.iter_chunked(_CHUNK):
                     file.write(chunk)
                     size += len(chunk)
+        tally.add_file(invoice_id, path, size)
+
+    async with _aiohttp_session(job) as session:
+        await asyncio.gather(*(fetch(i) for i in range(1, job.count + 1)))
+
+
+async def aiohttp_pdfs_fdatasync(job: Job, tally: Tally) -> None:
+    """As ``aiohttp_pdfs``, and each file's data synced to disk (fdatasync) before it is
+    closed: what the same ten lines do to make each file durable."""
+    limit = asyncio.Semaphore(job.concurrency)
+
+    async def fetch(invoice_id: int) -> None:
+        url = f"{job.base_url}{_LIST_PATH}/{invoice_id}/pdf"
+        path, size = job.pdf_file(invoice_id), 0
+        async with limit, session.get(url) as response:
+            response.raise_for_status()
+            with open(path, "wb") as file:  # noqa: ASYNC230  # as aiohttp_pdfs
+                async for chunk in response.content.iter_chunked(_CHUNK):
+                    file.write(chunk)
+                    size += len(chunk)
+                file.flush()
+                os.fdatasync(file.fileno())
         tally.add_file(invoice_id, path, size)
 
     async with _aiohttp_session(job) as session:
@@ -304,9 +338,12 @@ WORKLOADS: dict[tuple[str, Kind], Workload] = {
     ("client", "listing"): client_listing,
     ("client", "details"): client_details,
     ("client", "pdfs"): client_pdfs,
+    ("client-sync-loop", "pdfs"): _client_pdfs_syncing_with(_sync_choices.sync_in_the_loop),
+    ("client-sync-batch", "pdfs"): _client_pdfs_syncing_with(_sync_choices.FolderBatch().sync),
     ("aiohttp", "listing"): aiohttp_listing,
     ("aiohttp", "details"): aiohttp_details,
     ("aiohttp", "pdfs"): aiohttp_pdfs,
+    ("aiohttp-fdatasync", "pdfs"): aiohttp_pdfs_fdatasync,
     ("httpx", "listing"): httpx_listing,
     ("httpx", "details"): httpx_details,
     ("httpx", "pdfs"): httpx_pdfs,

@@ -47,8 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{key}: no results (exit status {status})")
             continue
         for target in json.loads(path.read_text(encoding="utf-8"))["targets"]:
-            verdict = "PASS" if target["passed"] else "FAIL"
             value = "n/a" if target["value"] is None else f"{target['value']:.3f}"
+            if target["op"] == "info":
+                print(f"INFO  {key}: {target['label']}: {value}")
+                continue
+            verdict = "PASS" if target["passed"] else "FAIL"
             op = "≥" if target["op"] == ">=" else "≤"
             print(f"{verdict}  {key}: {target['label']}: {value} {op} {target['bound']:.3f}")
     return max(statuses.values(), default=0)

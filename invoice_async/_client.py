@@ -44,6 +44,7 @@ from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
 from ._timekeeper import Timekeeper
+from ._wire import list_page
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_DETAIL_BYTES: Final = 1024 * 1024  # a detail answer is a few KiB
@@ -274,9 +275,9 @@ class InvoiceClient:
             headers = _protocol.list_headers(window, page_token)
 
             async def once() -> Page:
-                answer = await self._http.get_json(path, query=query, headers=headers, limit=limit)
-                return _protocol.page_of(
-                    answer.payload, answer.headers, url=answer.url, page_size=window.results
+                answer = await self._http.get_body(path, query=query, headers=headers, limit=limit)
+                return list_page(
+                    answer.body, answer.headers, url=answer.url, page_size=window.results
                 )
 
             # A window asked ahead is tried once: it may never be needed (the pager asks
@@ -289,8 +290,12 @@ class InvoiceClient:
         try:
             async with contextlib.aclosing(pages):
                 async for items, url in pages:
-                    for item in items:
-                        yield structure_invoice(item, url=url)
+                    if type(items[0]) is Invoice:  # the fast path typed the whole window
+                        for item in items:
+                            yield item
+                    else:
+                        for item in items:
+                            yield structure_invoice(item, url=url)
         except errors.InvoiceAsyncError as exc:
             # As in the retrier: no frame of the traceback keeps a raw answer (the frames
             # below have ended; this one lets go of its items before the error goes on).

@@ -13,6 +13,10 @@ The rules for every quirk of the API live here, as per-field hooks:
 
 Structuring runs a fast generated function first. Only when it fails does a second, detailed
 pass run (matching keys case-insensitively), so the error can name the field and the invoice.
+
+A listing takes a faster path first (``_wire``: a window's bytes straight into models, in C),
+which decodes only the spellings that ``WIRE_TYPES`` below lets through, beside each rule: a
+window with any other spelling is structured here, item by item.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar
 
 import cattrs
+import msgspec
 from cattrs.gen import make_dict_structure_fn, override
 
 from . import errors
@@ -51,6 +56,14 @@ def _integer(value: Any, _: Any = None) -> int:
     if type(value) is str and ((value.isdigit() and value.isascii()) or _integer_text(value)):
         return int(value)
     raise _FieldValueError(f"expected an integer, got {value!r}")
+
+
+def as_integer(value: object) -> int | None:
+    """``value`` as the rules read an integer (``"12"``, ``"+12"`` and ``12`` are 12), or None."""
+    try:
+        return _integer(value)
+    except ValueError:  # not an integer, or too many digits for int()
+        return None
 
 
 def _cents(value: Any, _: Any = None) -> int:
@@ -122,6 +135,38 @@ def _optional_datetime(value: Any, _: Any = None) -> datetime | None:
     return _datetime(value)
 
 
+# --- what the fast path (``_wire``) decodes for each rule ------------------------------------
+# msgspec decodes in lax mode (which turns "12100" into 12100 in C) into these types, and then
+# builds the models (int -> datetime, enum, bool). Lax mode also turns 1.0, "1.0" and "1e3" into
+# an int; in a union with a float that no value satisfies, such a float goes there and fails.
+# Each type lets through only spellings its rule reads the same way; anything else fails the
+# window in the fast path, and it is structured above instead.
+_NO_FLOAT = Annotated[float, msgspec.Meta(gt=1.7e308, lt=-1.7e308)]
+_NO_STRING = Annotated[str, msgspec.Meta(min_length=1, max_length=0)]
+_EMPTY_STRING = Annotated[str, msgspec.Meta(max_length=0)]
+# orjson reads JSON integers beyond 64 bits as floats (which the rules refuse); msgspec bounds
+# fit a signed int64, so from 2**63 on the slow path reads them.
+_INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+_UNIX = Annotated[int, msgspec.Meta(ge=0, lt=_MAX_UNIX)]  # the range of the rules' hot path
+
+WIRE_TYPES: Final[Mapping[Callable[..., Any], Any]] = {
+    # a JSON integer, or a string of ASCII digits with an optional '-' (no '+', no leading
+    # zero: those take the slow path)
+    _integer: _INT64 | _NO_FLOAT,
+    _cents: _INT64 | _NO_FLOAT,
+    # strings only (an integer, which the rule turns into text, takes the slow path)
+    _text: str,
+    # the integers 0 and 1, as JSON integers only ("-0" would be read as 0; the rule refuses it)
+    _flag: _INT64 | _NO_FLOAT | _NO_STRING,
+    # any code, as for _integer; an unknown one becomes an UNKNOWN_<code> member as well
+    _payment_status: _INT64 | _NO_FLOAT,
+    # Unix seconds from 0 up to year 9999, as a JSON integer or digits (ISO 8601: slow path)
+    _datetime: _UNIX | _NO_FLOAT,
+    # the same, or 0, null and "" for none ("0" and "-0" as strings take the slow path)
+    _optional_datetime: _UNIX | None | _EMPTY_STRING | _NO_FLOAT,
+}
+
+
 _COMMON_FIELDS: Final = {
     "id": override(rename="id", struct_hook=_integer),
     "invoice_number": override(rename="invoiceNumber", struct_hook=_text),
@@ -169,6 +214,11 @@ _fast_invoice: Final = _fast.get_structure_hook(Invoice)
 _fast_detail: Final = _fast.get_structure_hook(InvoiceDetail)
 # attribute name -> the API's key, per model
 _API_KEYS: Final = {cls: {name: o.rename for name, o in f.items()} for cls, f in _FIELDS.items()}
+
+
+def wire_fields(cls: type) -> list[tuple[str, str, Any]]:
+    """``(attribute, the API's key, wire type)`` of each field of ``cls``, for ``_wire``."""
+    return [(name, o.rename, WIRE_TYPES[o.struct_hook]) for name, o in _FIELDS[cls].items()]
 
 
 def _match_key_case(raw: Mapping[str, Any], cls: type) -> dict[str, Any]:

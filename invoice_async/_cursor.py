@@ -32,11 +32,13 @@ or hands out tokens in a loop.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 
 from . import errors
+from ._converter import as_integer
+from ._idset import IdSet, Key
 
 OVERLAP: Final = 1
 MAX_TOKEN_RESTARTS: Final = 3
@@ -44,12 +46,14 @@ TOKEN_RESTART_STATUSES: Final = frozenset({400, 410})
 REPEATS: Final = 3  # the same items this many times in a row: the server is stuck
 
 
-def item_key(item: Any) -> object:
-    """The identity of a raw list item: its id as text (``"12"`` and ``12`` are the same)."""
+def item_key(item: Any) -> Key | None:
+    """The identity of a raw list item: its id as the converter reads it (``"12"`` and ``12``
+    are one invoice, 12), or as text when it is no integer; None when it has no id."""
     if isinstance(item, dict):
         value = item.get("id")
         if value is not None:
-            return str(value)
+            number = as_integer(value)
+            return str(value) if number is None else number
     return None
 
 
@@ -84,8 +88,8 @@ class Cursor:
         self.read_ahead = read_ahead
         self.idle_limit = 2 * read_ahead + 10
         self._overlap = max(1, min(OVERLAP, page_size - 1)) if page_size > 1 else 0
-        self._seen: set[object] = set()  # ids yielded
-        self._held: set[object] = set()  # ids that arrived in an answer, not yielded yet
+        self._seen = IdSet()  # ids yielded: compact, it holds every id of the listing
+        self._held: set[Key] = set()  # ids that arrived in an answer, not yielded yet (few)
         self._stride = 0  # the longest window seen: the server's cap, or page_size
         self._start, self._anchored, self._full = 0, False, True
         self._token: str | None = None
@@ -93,7 +97,7 @@ class Cursor:
         self._missed: set[int] = set()  # starts stepped back from since the last new item
         # progress, per PAGE-TOKEN restart: requests sent, productive answers, idle run
         self._sent = self._productive = self._idle = self._in_flight = 0
-        self._last: tuple[tuple[object, ...], int] | None = None  # keys and start, last taken
+        self._last: tuple[tuple[Key | None, ...], int] | None = None  # keys and start, last taken
         self._repeat_from, self._repeats = 0, 1
         self._url = ""
 
@@ -141,16 +145,19 @@ class Cursor:
 
     # --- what came back ----------------------------------------------------------------------
 
-    def heard(self, items: Sequence[Any]) -> list[object]:
-        """An answer arrived (needed or not): count its progress; returns its items' keys."""
+    def heard(
+        self, items: Sequence[Any], keys: Sequence[Key | None] | None = None
+    ) -> Sequence[Key | None]:
+        """An answer arrived (needed or not): count its progress; returns its items' keys
+        (``keys``, when the decoder gave them, else read from the raw items)."""
         self._in_flight -= 1
-        keys = [item_key(item) for item in items]
-        seen, held = self._seen, self._held
-        productive = False
-        for key in keys:
-            if key is not None and key not in seen and key not in held:
-                held.add(key)
-                productive = True
+        if keys is None:
+            keys = [item_key(item) for item in items]
+        new = set(keys)
+        new.discard(None)
+        new -= self._seen.common(keys)
+        productive = not new <= self._held
+        self._held |= cast(set[Key], new)  # None was discarded
         if productive:
             self._productive += 1
             self._idle = 0
@@ -165,7 +172,7 @@ class Cursor:
     def take(
         self,
         items: Sequence[Any],
-        keys: Sequence[object],
+        keys: Sequence[Key | None],
         *,
         url: str = "",
         page_token: str | None = None,
@@ -175,7 +182,7 @@ class Cursor:
         Raises PagingError when the server answers the same items again and again.
         """
         start, self._url = self._start, url or self._url
-        last_seen = _last_seen(keys, self._seen)
+        last_seen = _last_seen(keys, self._seen.common(keys))
         missing = self._token is None and self._anchored and start > 0 and last_seen < 0
         # No seen item where one was expected: the list moved left past the overlap (or
         # shrank below start), so step back rather than skip. Missed at the same start twice
@@ -226,21 +233,25 @@ class Cursor:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _fresh(self, items: Sequence[Any], keys: Sequence[object], begin: int) -> list[Any]:
-        """The items from ``begin`` on not yielded yet, now marked as seen."""
-        fresh = []
-        seen, held = self._seen, self._held
-        for index in range(begin, len(items)):
-            key = keys[index]
-            if key is None:
-                fresh.append(items[index])
-            elif key not in seen:
-                fresh.append(items[index])
-                seen.add(key)
-                held.discard(key)
+    def _fresh(self, items: Sequence[Any], keys: Sequence[Key | None], begin: int) -> list[Any]:
+        """The items from ``begin`` on not yielded yet, now marked as seen. None of their keys
+        is seen yet (``begin`` is past the last seen one), but a key may repeat."""
+        tail = keys[begin:]
+        if None not in tail and len(set(tail)) == len(tail):  # the usual window: all new
+            fresh, new = list(items[begin:]), cast(Sequence[Key], tail)
+        else:
+            fresh, first = [], dict[Key, None]()  # keys in window order
+            for item, key in zip(items[begin:], tail, strict=True):
+                if key is None or key not in first:
+                    fresh.append(item)
+                if key is not None:
+                    first[key] = None
+            new = list(first)
+        self._seen.update(new)
+        self._held.difference_update(new)
         return fresh
 
-    def _check_progress(self, start: int, keys: Sequence[object], fresh: list[Any]) -> None:
+    def _check_progress(self, start: int, keys: Sequence[Key | None], fresh: list[Any]) -> None:
         if fresh:
             self._missed.clear()
         signature = (tuple(keys), start)
@@ -282,9 +293,10 @@ class Cursor:
         return errors.PagingError(f"{what}; it may be ignoring RANGED-DATA", url=self._url)
 
 
-def _last_seen(keys: Sequence[object], seen: set[object]) -> int:
-    """The index of the last item already yielded, or -1."""
-    for index in range(len(keys) - 1, -1, -1):
-        if keys[index] in seen:
-            return index
+def _last_seen(keys: Sequence[Key | None], seen: set[Key]) -> int:
+    """The index of the last item already yielded (``seen``: those of ``keys``), or -1."""
+    if seen:
+        for index in range(len(keys) - 1, -1, -1):
+            if keys[index] in seen:
+                return index
     return -1

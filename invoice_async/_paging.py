@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 from . import errors
 from ._cursor import Ask, Cursor
 from ._fanout import cancel_all
+from ._idset import Key
 from ._protocol import Page, Window
 from ._retry import is_retryable
 
@@ -44,7 +45,9 @@ class _ReadAhead:
         self._cursor = cursor
         self._read_ahead = cursor.read_ahead
         self._windows: deque[tuple[int, asyncio.Future[Page], bool]] = deque()
-        self._keys: dict[asyncio.Future[Page], list[object]] = {}  # of windows still planned
+        self._keys: dict[
+            asyncio.Future[Page], Sequence[Key | None]
+        ] = {}  # of windows still planned
         self._stale: set[asyncio.Future[Page]] = set()
         self._live: set[asyncio.Future[Page]] = set()  # every request not finished yet
         self._step: int | None = None
@@ -70,7 +73,8 @@ class _ReadAhead:
         if task.cancelled() or task.exception() is not None:
             self._cursor.lost()
         else:
-            keys = self._cursor.heard(task.result().items)
+            page = task.result()
+            keys = self._cursor.heard(page.items, page.keys)
             if task not in self._stale:
                 self._keys[task] = keys
         self._top_up()
@@ -87,7 +91,7 @@ class _ReadAhead:
         ):
             self._request(self._last_start + self._step, ahead=True)
 
-    async def take(self, ask: Ask) -> tuple[Page, list[object]]:
+    async def take(self, ask: Ask) -> tuple[Page, Sequence[Key | None]]:
         """The page at ``ask.start`` and its keys; plans the windows after it as ``ask``
         says. Raises what its request raised, or PagingError before a request the cursor
         refuses."""
@@ -110,7 +114,7 @@ class _ReadAhead:
         page = task.result()  # raises the request's error
         return page, self._keys.pop(task)
 
-    async def follow(self, ask: Ask) -> tuple[Page, list[object]]:
+    async def follow(self, ask: Ask) -> tuple[Page, Sequence[Key | None]]:
         """The PAGE-TOKEN page that ``ask`` names, and its keys: one at a time, in a slot of
         its own (windows planned before the token are set aside)."""
         self.set_aside()

@@ -96,11 +96,16 @@ class Window:
 
 @attrs.frozen
 class Page:
-    """One answer of a list endpoint: its items, and the PAGE-TOKEN naming the next page."""
+    """One answer of a list endpoint: its items, and the PAGE-TOKEN naming the next page.
+
+    ``keys``: the items' identities for the pager, when the decoder knows them (typed items:
+    their ids); None lets the pager read them from the raw items.
+    """
 
     items: Sequence[Any]
     url: str
     page_token: str | None = None
+    keys: Sequence[Any] | None = None
 
 
 def list_headers(window: Window, page_token: str | None) -> dict[str, str]:
@@ -122,13 +127,19 @@ def page_of(
     """The page of a list answer; InvalidResponseError when it is not a JSON array, or (given
     the ``page_size`` asked for) when it holds more than 4 x page_size items."""
     items = expect_list(payload, url=url)
-    if page_size is not None and len(items) > LIST_ITEMS_PER_ASKED * page_size:
+    check_item_count(len(items), page_size, url=url)
+    return Page(items, url, page_token_of(headers, url=url))
+
+
+def check_item_count(count: int, page_size: int | None, *, url: str) -> None:
+    """InvalidResponseError when a list answer holds more than 4 x the ``page_size`` asked
+    for (None: not checked)."""
+    if page_size is not None and count > LIST_ITEMS_PER_ASKED * page_size:
         raise errors.InvalidResponseError(
-            f"the answer holds {len(items)} items for a window of {page_size}: more than "
+            f"the answer holds {count} items for a window of {page_size}: more than "
             f"{LIST_ITEMS_PER_ASKED} x page_size",
             url=url,
         )
-    return Page(items, url, page_token_of(headers, url=url))
 
 
 def page_token_of(headers: Mapping[str, str], *, url: str) -> str | None:

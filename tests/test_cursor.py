@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from invoice_async import errors
-from invoice_async._cursor import Ask, Cursor
+from invoice_async._converter import structure_invoice
+from invoice_async._cursor import Ask, Cursor, item_key
+from tests._samples import LIST_ITEM
 
 Server = Callable[[Ask], tuple[list[int], str | None]]  # ask -> (ids, PAGE-TOKEN)
 
@@ -167,9 +171,9 @@ def test_a_failed_page_token_restarts_from_the_beginning(status: int, restarts: 
 def test_restarts_are_bounded() -> None:
     cursor = Cursor(page_size=3)
     for _ in range(3):
-        cursor.take([{"id": 1}], ["1"], page_token="t")
+        cursor.take([{"id": 1}], [1], page_token="t")
         assert cursor.restart(errors.ApiError(410))
-    cursor.take([{"id": 1}], ["1"], page_token="t")
+    cursor.take([{"id": 1}], [1], page_token="t")
     assert not cursor.restart(errors.ApiError(410))
 
 
@@ -180,3 +184,62 @@ def test_read_ahead_plans_windows_one_item_apart_on_a_one_item_cap() -> None:
     cursor.sending(needed=True)
     cursor.take(items, cursor.heard(items))
     assert cursor.ask() == Ask(1, step=1, limit=8)  # never a step of 0
+
+
+# --- keys: ids as the converter reads them ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("12", 12),
+        (12, 12),
+        ("+12", 12),
+        ("012", 12),
+        ("-3", -3),
+        (2**70, 2**70),
+        ("abc", "abc"),
+        (12.0, "12.0"),
+        (True, "True"),
+        ("1" * 5000, "1" * 5000),  # too long for int(): kept as text
+    ],
+)
+def test_an_item_key_is_the_id_as_the_converter_reads_it(value: object, key: object) -> None:
+    assert item_key({"id": value}) == key
+    assert type(item_key({"id": value})) is type(key)
+
+
+@pytest.mark.parametrize("item", [{"id": None}, {}, [1], "12", None])
+def test_an_item_without_an_id_has_no_key(item: object) -> None:
+    assert item_key(item) is None
+
+
+@given(st.one_of(st.integers(), st.integers().map(str), st.text(max_size=6), st.floats()))
+def test_a_typed_invoice_and_its_raw_item_have_one_key(value: object) -> None:
+    raw = {**LIST_ITEM, "id": value}
+    try:
+        invoice = structure_invoice(raw)
+    except errors.InvalidResponseError:
+        assert not isinstance(item_key(raw), int)  # it fails to structure when yielded
+    else:
+        assert item_key(raw) == invoice.id  # the key the fast path gives its typed items
+
+
+def test_a_window_with_a_repeated_id_yields_it_once_and_keyless_items_each_time() -> None:
+    cursor = Cursor(page_size=5)
+    items = [{"id": 1}, {"id": "1"}, {"x": 0}, {"id": 2}, {"x": 1}]
+    cursor.sending(needed=True)
+    fresh = cursor.take(items, cursor.heard(items)).fresh
+    assert fresh == [{"id": 1}, {"x": 0}, {"id": 2}, {"x": 1}]
+
+
+def test_typed_items_with_keys_given_are_taken_as_raw_ones_are() -> None:
+    cursor = Cursor(page_size=3)
+    typed = ["first", "second", "third"]  # any items: the keys decide
+    cursor.sending(needed=True)
+    keys = cursor.heard(typed, [10, 11, 12])
+    assert keys == [10, 11, 12]
+    assert cursor.take(typed, keys).fresh == typed
+    cursor.sending(needed=True)
+    again = [{"id": "12"}, {"id": "13"}]  # the next window, read by the slow path
+    assert cursor.take(again, cursor.heard(again)).fresh == [{"id": "13"}]

@@ -16,7 +16,7 @@ PACKAGE = Path(str(files("invoice_async")))
 
 LAYERS: list[set[str]] = [
     {"errors", "_logging", "_models", "_stats"},
-    {"_protocol", "_converter", "_args", "_files", "_cursor", "_nofollow"},
+    {"_protocol", "_converter", "_wire", "_idset", "_args", "_files", "_cursor", "_nofollow"},
     {"_timekeeper", "_pacer"},
     {"_session"},
     {"_retry"},
