@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import traceback
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -18,7 +16,7 @@ from typing import Any, Final, Literal, Self, TypeVar, overload
 
 import aiohttp
 
-from . import _protocol, errors
+from . import _protocol
 from ._args import (
     DEFAULT_PAGE_SIZE,
     check_concurrency,
@@ -33,18 +31,16 @@ from ._args import (
     check_settings,
     invoice_ref,
 )
-from ._converter import structure_detail, structure_invoice
+from ._converter import structure_detail
 from ._fanout import Outcome, bounded_map
+from ._listing import list_invoices
 from ._logging import forget_token, remember_token
 from ._models import Invoice, InvoiceDetail, OnError, PdfDownload
-from ._paging import paginate
 from ._pdfs import PdfFetcher
-from ._protocol import Page
 from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
 from ._timekeeper import Timekeeper
-from ._wire import list_page
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_DETAIL_BYTES: Final = 1024 * 1024  # a detail answer is a few KiB
@@ -264,44 +260,8 @@ class InvoiceClient:
         size = check_positive_int("page_size", size)
         retries = check_retries(max_retries)
         path, query = _protocol.list_path(unpaid=unpaid), _protocol.filter_query(text)
-        return self._iterate(path, query, size, retries)
-
-    async def _iterate(
-        self, path: str, query: str, page_size: int, retries: int | None
-    ) -> AsyncGenerator[Invoice, None]:
-        limit = (_protocol.list_answer_bytes(page_size), "page_size x 16 KiB")
-
-        async def fetch(window: _protocol.Window, page_token: str | None, ahead: bool) -> Page:
-            headers = _protocol.list_headers(window, page_token)
-
-            async def once() -> Page:
-                answer = await self._http.get_body(path, query=query, headers=headers, limit=limit)
-                return list_page(
-                    answer.body, answer.headers, url=answer.url, page_size=window.results
-                )
-
-            # A window asked ahead is tried once: it may never be needed (the pager asks
-            # again, with retries, if it is). Its Retry-After still pauses the client.
-            return await self._retrier.call(once, retries=0 if ahead else retries)
-
-        pages = paginate(fetch, page_size=page_size, read_ahead=self._settings.read_ahead)
-        items: list[Any] | None = None
-        item: Any = None
-        try:
-            async with contextlib.aclosing(pages):
-                async for items, url in pages:
-                    if type(items[0]) is Invoice:  # the fast path typed the whole window
-                        for item in items:
-                            yield item
-                    else:
-                        for item in items:
-                            yield structure_invoice(item, url=url)
-        except errors.InvoiceAsyncError as exc:
-            # As in the retrier: no frame of the traceback keeps a raw answer (the frames
-            # below have ended; this one lets go of its items before the error goes on).
-            traceback.clear_frames(exc.__traceback__)
-            items = item = None
-            raise
+        read_ahead = self._settings.read_ahead
+        return list_invoices(self._http, self._retrier, path, query, size, read_ahead, retries)
 
     # --- one invoice ------------------------------------------------------------------------
 

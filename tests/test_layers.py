@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"_timekeeper", "_pacer"},
     {"_session"},
     {"_retry"},
-    {"_fanout", "_paging", "_pdfs"},
+    {"_fanout", "_paging", "_pdfs", "_listing"},
     {"_client"},
     {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock"},
     {"__init__"},  # the public names, for the application above
