@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler
 
 from invoice_async import ClientStats, InvoiceClient, InvoiceStore, cli
 from invoice_async._logging import logger
-from invoice_async._progress import ProgressBar
+from invoice_async.cli._progress import ProgressBar
 from invoice_async.testing import FakeI3DServer, make_invoices
 from tests._stores import query, statuses
 

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"_client"},
     {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock"},
     {"__init__"},  # the public names, for the application above
-    {"cli", "_export", "_progress", "__main__", "testing"},
+    {"cli", "__main__", "testing"},  # the cli package: export, sync, progress
 ]
 LAYER_OF = {name: number for number, layer in enumerate(LAYERS) for name in layer}
 # testing/ may use the client's errors only; the fake-clock helper drives a client.

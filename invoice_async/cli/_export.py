@@ -22,12 +22,12 @@ from typing import IO, Any, Final, Literal
 
 import attrs
 
-from . import ClientStats, InvoiceClient, InvoiceStore, SyncSummary
-from ._files import atomic_text, remove_stale_temp_files
-from ._lock import folder_lock
+from .. import ClientStats, InvoiceClient, InvoiceStore, SyncSummary
+from .._files import atomic_text, remove_stale_temp_files
+from .._lock import folder_lock
+from .._store_db import Database
+from .._store_schema import DETAIL_FIELDS, INVOICE_FIELDS
 from ._progress import ProgressBar
-from ._store_db import Database
-from ._store_schema import DETAIL_FIELDS, INVOICE_FIELDS
 
 Format = Literal["jsonl", "csv"]
 MANIFEST: Final = "manifest.json"

@@ -27,11 +27,11 @@ from typing import Any, TextIO
 
 import attrs
 
-from . import InvoiceClient, InvoiceStore, SyncSummary, _logging, errors
-from ._args import DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE
+from .. import InvoiceClient, InvoiceStore, SyncSummary, _logging, errors
+from .._args import DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE
+from .._protocol import DEFAULT_BASE_URL, TOKEN_ENV_VAR
 from ._export import ExportOptions, client_numbers, run_export, split_failure
 from ._progress import ProgressBar
-from ._protocol import DEFAULT_BASE_URL, TOKEN_ENV_VAR
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 RETRY_HINT = "run the same command again to retry them"
@@ -214,7 +214,7 @@ async def _api(args: argparse.Namespace) -> AsyncIterator[InvoiceClient]:
         async with client:
             yield client
         return
-    from .testing import FakeI3DServer  # only the demo needs the fake server
+    from ..testing import FakeI3DServer  # only the demo needs the fake server
 
     token = secrets.token_urlsafe(24)
     server = FakeI3DServer(token=token, count=DEMO_INVOICES, latency=DEMO_LATENCY)
