@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"_retry"},
     {"_fanout", "_paging", "_pdfs"},
     {"_client"},
-    {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock"},
+    {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock", "_records"},
     {"__init__"},  # the public names, for the application above
     {"cli", "__main__", "testing"},  # the cli package: export, sync, progress
 ]
