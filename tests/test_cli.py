@@ -22,35 +22,8 @@ from invoice_async import ClientStats, InvoiceClient, InvoiceStore, cli
 from invoice_async._logging import logger
 from invoice_async.cli._progress import ProgressBar
 from invoice_async.testing import FakeI3DServer, make_invoices
+from tests._cli import TOKEN, Run, invoke
 from tests._stores import query, statuses
-
-TOKEN = "cli-token-Qm3x9"
-ENTRY_POINT = str(Path(sys.executable).parent / "invoice-async")
-
-
-@attrs.frozen
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def invoke(*args: str, token: str | None = TOKEN) -> Run:
-    env = {k: v for k, v in os.environ.items() if k != "I3D_API_TOKEN"}
-    if token is not None:
-        env["I3D_API_TOKEN"] = token
-    process = await asyncio.create_subprocess_exec(
-        ENTRY_POINT,
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(120):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
 
 
 @pytest.fixture

@@ -72,11 +72,15 @@ def _invoice_table(invoices: list[Invoice], args: argparse.Namespace) -> Table:
     title = "Unpaid invoices" if args.unpaid else "Invoices"
     if args.filter:
         title += f" whose description contains {plain(args.filter)!r}"
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    table = Table(
+        title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False, pad_edge=False
+    )
     for name in ("Number", "Date", "Due", "Description", "Amount", "Status"):
         # Only the description wraps; the rest stays whole on one line.
         right, wraps = name == "Amount", name == "Description"
-        table.add_column(name, justify="right" if right else "left", no_wrap=not wraps)
+        table.add_column(
+            name, justify="right" if right else "left", no_wrap=not wraps, min_width=wraps and 12
+        )
     now = today()
     totals: dict[str, tuple[str, int, int]] = {}
     for inv in invoices:
@@ -92,8 +96,8 @@ def _invoice_table(invoices: list[Invoice], args: argparse.Namespace) -> Table:
         totals[inv.currency] = (sign, count + 1, total + inv.amount_inc_vat)
     table.add_section()
     for currency, (sign, count, total) in sorted(totals.items()):
-        label = f"total {plain(currency)}, {count:,} invoice{'' if count == 1 else 's'}"
-        table.add_row("", "", "", label, money(total, sign), "")
+        label = f"{count:,} invoice{'' if count == 1 else 's'}"
+        table.add_row(f"total {plain(currency)}", "", "", label, money(total, sign), "")
     if not invoices:
         table.add_row("", "", "", "no invoices", "", "")
     return table
