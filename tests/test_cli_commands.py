@@ -311,6 +311,20 @@ async def test_fake_server_prints_its_url_and_token_serves_until_ctrl_c_and_exit
     assert err.decode().splitlines() == ["invoice-async: fake server stopped"]
 
 
+async def test_fake_server_on_a_port_in_use_exits_1_in_one_line() -> None:
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    try:
+        run = await invoke("fake-server", "--port", str(port), token=None)
+    finally:
+        taken.close()
+        await taken.wait_closed()
+    assert run.code == 1
+    assert run.stdout == ""
+    assert run.stderr.startswith("invoice-async: error: OSError: ")
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
 # --- global options and exit codes --------------------------------------------------------------
 
 
@@ -417,8 +431,15 @@ async def test_a_setting_the_client_refuses_exits_2_in_one_line(
     assert sum(server.requests_per_route.values()) == 0
 
 
-async def test_an_api_failure_exits_1_without_the_token(server: FakeI3DServer) -> None:
-    run = await invoke("list", "--base-url", server.base_url, token="wrong-token-value")
+@pytest.mark.parametrize(
+    "command", [("list",), ("show", "3"), ("pdf", "3", "-o", "-"), ("summary",), ("sync", "s.db")]
+)
+async def test_an_api_failure_exits_1_without_the_token(
+    server: FakeI3DServer, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    if command[0] == "sync":
+        command = ("sync", str(tmp_path / "s.db"))
+    run = await invoke(*command, "--base-url", server.base_url, token="wrong-token-value")
     assert run.code == 1
     assert run.stderr.startswith("invoice-async: error: AuthenticationError: HTTP 401")
     assert "wrong-token-value" not in run.stdout + run.stderr
