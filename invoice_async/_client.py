@@ -92,11 +92,10 @@ class InvoiceClient:
             and no retry or pause waits (DeadlineExceededError); None for no limit.
         max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
             cut to this.
-        trust_env: honour ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``NO_PROXY`` (aiohttp's
-            ``trust_env``). Like ``ssl``, a setting of the client's own session: either one
-            with ``session`` is a ConfigurationError.
-        ssl: an ``ssl.SSLContext`` to verify the API's certificate with (a corporate CA);
-            None: the system's CAs; False (no check) only with ``allow_insecure_http``.
+        trust_env: honour ``HTTP(S)_PROXY`` and ``NO_PROXY`` (aiohttp's ``trust_env``).
+        ssl: an ``ssl.SSLContext`` for the API's certificate (a corporate CA); None: the
+            system's CAs; False (no check) only with ``allow_insecure_http``. Either one with
+            ``session`` is a ConfigurationError: both belong to the client's own session.
 
     Retries: which failures are tried again, and how long each wait is, are said once, in
     the README's "Retries, Retry-After and the deadline" (the rules: ``_retry.py``).

@@ -423,7 +423,8 @@ async def test_a_setting_the_client_refuses_exits_2_in_one_line(
     bad_ca = tmp_path / "ca.pem"
     bad_ca.write_text("not a certificate")
     for args in (("show", "0"), ("list", "--ca-bundle", str(bad_ca)),
-                 ("pdf", "1", "-o", str(tmp_path / "missing" / "x.pdf"))):  # fmt: skip
+                 ("pdf", "1", "-o", str(tmp_path / "missing" / "x.pdf")),
+                 ("pdf", "1", "2", "-o", "-")):  # fmt: skip
         run = await invoke(*args, "--base-url", server.base_url)
         assert run.code == 2, (args, run.stderr)
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -14,11 +14,12 @@ from typing import Any, Final
 
 from .. import InvoiceClient, errors
 from .._protocol import DEFAULT_BASE_URL, TOKEN_ENV_VAR
-from ._parser import BASE_URL_ENV
+from ._parser import BASE_URL_ENV, GLOBALS
 
 DEMO_INVOICES: Final = 1000
 DEMO_LATENCY: Final = 0.01  # seconds per answer: enough to watch the progress bar move
-FANS_OUT: Final = frozenset({"pdf", "export", "sync"})  # the commands that take --concurrency
+FANS_OUT: Final = next(spec.commands for spec in GLOBALS if spec.dest == "concurrency")
+"""The commands that take ``--concurrency``."""
 
 
 def read_token(args: argparse.Namespace) -> str | None:

@@ -150,6 +150,8 @@ def _is_folder(out: str | None, count: int) -> bool:
 
 async def pdf_command(args: argparse.Namespace) -> Done:
     """``pdf ID... [-o PATH]``: each PDF into a folder, or one into a file or stdout."""
+    if args.out == "-" and len(args.ids) > 1:
+        raise errors.ConfigurationError("-o - writes one PDF to stdout: give one ID")
     if _is_folder(args.out, len(args.ids)):
         return await _into_folder(args, Path(args.out or "."))
     if args.out == "-":
