@@ -28,7 +28,10 @@ GENERATED_PACKAGE: Final = "billing_client"
 """The import name of the generated client."""
 
 OPENAPI_DIR: Final = BENCH_DIR / "openapi"
-"""The OpenAPI document of the billing endpoints and the generator's settings."""
+"""The generator's settings (``config.yaml``)."""
+
+OPENAPI_DOCUMENT: Final = PROJECT_DIR / "invoice_async" / "testing" / "openapi.yaml"
+"""The OpenAPI document of the billing endpoints (shipped with the fake server)."""
 
 PAGE_SIZE: Final = 100
 """Items asked per RANGED-DATA window by every contender (the fake server's cap)."""

@@ -1,6 +1,6 @@
 """The generated contender: openapi-python-client run at benchmark time, imported dynamically.
 
-``generate()`` runs ``openapi-python-client generate`` on ``benchmarks/openapi/billing.yaml``
+``generate()`` runs ``openapi-python-client generate`` on ``invoice_async/testing/openapi.yaml``
 into ``benchmarks/_generated/billing_client`` (git-ignored, never committed), with no network
 and no post hooks. ``load()`` imports the generated package by name with importlib, so neither
 mypy nor ruff ever needs the generated code: everything it gives is typed ``Any``.
@@ -17,7 +17,13 @@ from typing import Any
 
 import attrs
 
-from ._common import GENERATED_DIR, GENERATED_PACKAGE, OPENAPI_DIR, PROJECT_DIR
+from ._common import (
+    GENERATED_DIR,
+    GENERATED_PACKAGE,
+    OPENAPI_DIR,
+    OPENAPI_DOCUMENT,
+    PROJECT_DIR,
+)
 
 _TIMEOUT = 120.0
 
@@ -36,7 +42,7 @@ def generate() -> dict[str, Any]:
         "openapi_python_client",
         "generate",
         "--path",
-        str(OPENAPI_DIR / "billing.yaml"),
+        str(OPENAPI_DOCUMENT),
         "--config",
         str(OPENAPI_DIR / "config.yaml"),
         "--meta",

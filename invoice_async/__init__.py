@@ -13,6 +13,7 @@ from . import errors
 from ._client import InvoiceClient
 from ._fanout import Outcome
 from ._models import Invoice, InvoiceDetail, PaymentStatus, PdfDownload
+from ._records import to_dict
 from ._stats import ClientStats
 from ._store import InvoiceStore
 from ._sync import SyncSummary
@@ -28,5 +29,6 @@ __all__ = [
     "PdfDownload",
     "SyncSummary",
     "errors",
+    "to_dict",
 ]
 __version__ = "0.1.0.dev0"

@@ -6,9 +6,10 @@ import ipaddress
 import math
 import os
 import re
+import ssl as _ssl
 from collections.abc import AsyncIterable, Iterable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import attrs
@@ -262,6 +263,33 @@ class Settings:
     deadline: float | None
     max_retry_after: float
     adaptive: bool
+    trust_env: bool = False
+    ssl: _ssl.SSLContext | Literal[False] | None = None
+
+
+def check_session_settings(
+    trust_env: object, ssl: object, *, borrowed: bool, allow_insecure_http: bool
+) -> tuple[bool, _ssl.SSLContext | Literal[False] | None]:
+    """``(trust_env, ssl)``, checked: settings of the client's own session, so either with a
+    borrowed session is refused; ``ssl=False`` (no certificate check) needs
+    ``allow_insecure_http``."""
+    trust = check_flag("trust_env", trust_env)
+    if ssl is not None and ssl is not False and not isinstance(ssl, _ssl.SSLContext):
+        raise errors.ConfigurationError(
+            f"ssl must be None, an ssl.SSLContext or False, got {ssl!r}"
+        )
+    if borrowed and (trust or ssl is not None):
+        raise errors.ConfigurationError(
+            "trust_env and ssl are settings of the client's own session: with session=, "
+            "set them on that session (aiohttp.ClientSession(trust_env=...), its connector's "
+            "ssl=...)"
+        )
+    if ssl is False and not allow_insecure_http:
+        raise errors.ConfigurationError(
+            "ssl=False turns off the certificate check, so anyone on the way could read the "
+            "token; pass an ssl.SSLContext that trusts your CA, or allow_insecure_http=True"
+        )
+    return trust, ssl
 
 
 def check_settings(
@@ -282,6 +310,8 @@ def check_settings(
     max_retry_after: object,
     adaptive: object,
     pool: int | None,
+    trust_env: object = False,
+    ssl: object = None,
 ) -> Settings:
     """The client's keywords, each checked (ConfigurationError names the first bad one).
 
@@ -290,6 +320,9 @@ def check_settings(
     insecure = check_flag("allow_insecure_http", allow_insecure_http)
     connections, concurrency, ahead = check_limits(
         max_connections, max_concurrency, read_ahead, pool
+    )
+    trust, context = check_session_settings(
+        trust_env, ssl, borrowed=pool is not None, allow_insecure_http=insecure
     )
     return Settings(
         base_url=check_base_url(base_url, allow_insecure_http=insecure),
@@ -308,4 +341,6 @@ def check_settings(
         deadline=None if deadline is None else check_positive_seconds("deadline", deadline),
         max_retry_after=check_positive_seconds("max_retry_after", max_retry_after),
         adaptive=check_flag("adaptive", adaptive),
+        trust_env=trust,
+        ssl=context,
     )

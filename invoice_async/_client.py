@@ -11,6 +11,7 @@ from collections.abc import (
     Iterable,
 )
 from pathlib import Path
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar, overload
 
@@ -94,6 +95,10 @@ class InvoiceClient:
             and no retry or pause waits (DeadlineExceededError); None for no limit.
         max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
             cut to this.
+        trust_env: honour ``HTTP(S)_PROXY`` and ``NO_PROXY`` (aiohttp's ``trust_env``).
+        ssl: an ``ssl.SSLContext`` for the API's certificate (a corporate CA); None: the
+            system's CAs; False (no check) only with ``allow_insecure_http``. Either one with
+            ``session`` is a ConfigurationError: both belong to the client's own session.
 
     Retries: which failures are tried again, and how long each wait is, are said once, in
     the README's "Retries, Retry-After and the deadline" (the rules: ``_retry.py``).
@@ -119,6 +124,8 @@ class InvoiceClient:
         deadline: float | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         adaptive: bool = True,
+        trust_env: bool = False,
+        ssl: SSLContext | Literal[False] | None = None,
     ) -> None:
         # The raw token leaves this frame's locals at once: a traceback of any error raised
         # below (which error reporters record with its locals) holds only the Secret.
@@ -143,6 +150,8 @@ class InvoiceClient:
             max_retry_after=max_retry_after,
             adaptive=adaptive,
             pool=pool,
+            trust_env=trust_env,
+            ssl=ssl,
         )
         self._time = Timekeeper(
             settings.max_per_second,
@@ -165,6 +174,8 @@ class InvoiceClient:
             max_json_bytes=settings.max_response_bytes,
             time=self._time,
             session=session,
+            trust_env=settings.trust_env,
+            ssl=settings.ssl,
         )
         self._pdfs = PdfFetcher(self._http, self._retrier, max_bytes=settings.max_pdf_bytes)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl as _ssl
 import traceback
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiohttp
 import attrs
@@ -161,8 +162,11 @@ class HttpSession:
         max_json_bytes: int,
         time: Timekeeper,
         session: aiohttp.ClientSession | None = None,
+        trust_env: bool = False,
+        ssl: _ssl.SSLContext | Literal[False] | None = None,
     ) -> None:
         self._base_url = base_url
+        self._trust_env, self._ssl = trust_env, ssl  # of the session we own
         self._origin = URL(base_url).origin()
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -208,9 +212,14 @@ class HttpSession:
             return self._borrowed
         if self._owned is None:
             connector = aiohttp.TCPConnector(
-                limit=self._connection_limit, limit_per_host=self._connection_limit
+                limit=self._connection_limit,
+                limit_per_host=self._connection_limit,
+                ssl=True if self._ssl is None else self._ssl,
             )
-            self._owned = aiohttp.ClientSession(connector=connector, raise_for_status=False)
+            # trust_env: HTTP(S)_PROXY and NO_PROXY (and ~/.netrc for a proxy's login).
+            self._owned = aiohttp.ClientSession(
+                connector=connector, raise_for_status=False, trust_env=self._trust_env
+            )
         return self._owned
 
     async def _send(

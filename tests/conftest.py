@@ -17,6 +17,19 @@ from invoice_async.testing import instant_retries
 pytest_plugins = ["invoice_async.testing.pytest_plugin"]
 
 
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "WS_PROXY", "WSS_PROXY")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test (nor the CLI it starts) goes through a proxy the machine's environment names:
+    the CLI honours it by default, and every test server is on 127.0.0.1. The proxy tests set
+    their own."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _no_backoff() -> Iterator[None]:
     """The client's testing switch: retry backoff is zero, max_retries still counts.

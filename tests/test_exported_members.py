@@ -18,6 +18,7 @@ CONTRACT = {
     "PdfDownload",
     "SyncSummary",
     "errors",
+    "to_dict",
 }
 
 

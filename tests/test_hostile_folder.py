@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from invoice_async import InvoiceClient, InvoiceStore, errors
-from invoice_async._export import ExportOptions, ExportSummary, run_export
+from invoice_async.cli._export import ExportOptions, ExportSummary, run_export
 from invoice_async.testing import FakeI3DServer
 from tests._stores import query
 

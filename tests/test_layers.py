@@ -22,11 +22,22 @@ LAYERS: list[set[str]] = [
     {"_retry"},
     {"_fanout", "_paging", "_pdfs", "_listing"},
     {"_client"},
-    {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock"},
+    {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock", "_records"},
     {"__init__"},  # the public names, for the application above
-    {"cli", "_export", "_progress", "__main__", "testing"},
+    {"testing"},  # the fake server, which the CLI's demo and fake-server run
+    {"cli", "__main__"},  # the application, the top layer: the cli package (below)
 ]
 LAYER_OF = {name: number for number, layer in enumerate(LAYERS) for name in layer}
+# Inside the cli package (``("cli", name)`` in the graph), bottom to top.
+CLI_LAYERS: list[set[str]] = [
+    {"_parser", "_progress", "_aging"},  # the options; the progress bar; aging arithmetic
+    {"_api", "_export"},  # the client from the options; the export driver
+    {"_output"},  # tables for people, JSON and CSV for programs
+    {"_reading", "_summary", "_fake", "_store_commands"},  # the commands
+    {"_main"},  # one command run, its exit status
+    {"__init__"},  # the entry point, which checks that the [cli] extra is there
+]
+CLI_LAYER_OF = {name: number for number, layer in enumerate(CLI_LAYERS) for name in layer}
 # testing/ may use the client's errors only; the fake-clock helper drives a client.
 TESTING_MAY_IMPORT = {"errors"}
 DRIVES_A_CLIENT = {"_clock"}
@@ -103,6 +114,37 @@ def test_every_module_of_the_client_has_a_layer() -> None:
 @pytest.mark.parametrize(("source", "target"), [e for e in edges() if e[0][0] != "testing"])
 def test_imports_run_down_the_layers(source: tuple[str, ...], target: tuple[str, ...]) -> None:
     assert LAYER_OF[target[0]] <= LAYER_OF[source[0]], f"{source} imports {target}, a higher layer"
+
+
+def test_every_module_of_the_cli_package_has_a_layer_of_its_own() -> None:
+    unplaced = [m for m in modules() if m[0] == "cli" and m[-1] not in CLI_LAYER_OF]
+    assert unplaced == []
+    assert all(len(m) == 2 for m in modules() if m[0] == "cli")  # no deeper packages
+
+
+@pytest.mark.parametrize(("source", "target"), [e for e in edges() if e[0][0] == e[1][0] == "cli"])
+def test_imports_in_the_cli_package_run_down_its_layers(
+    source: tuple[str, ...], target: tuple[str, ...]
+) -> None:
+    assert CLI_LAYER_OF[target[1]] <= CLI_LAYER_OF[source[1]], f"{source} imports {target}"
+
+
+def rich_importers() -> set[tuple[str, ...]]:
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(name.split(".")[0] == "rich" for name in names):
+                found.add(path.relative_to(PACKAGE).with_suffix("").parts)
+    return found
+
+
+def test_only_the_cli_package_imports_rich() -> None:
+    importers = rich_importers()
+    assert importers  # the test sees the imports it looks for
+    assert {module[0] for module in importers} == {"cli"}
 
 
 def test_the_fake_server_imports_nothing_of_the_client_but_errors() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from invoice_async import InvoiceClient
-from invoice_async._export import ExportOptions, run_export
+from invoice_async.cli._export import ExportOptions, run_export
 from invoice_async.testing import FakeClock, FakeI3DServer, make_pdf, use_fake_clock
 from tests._samples import start_of
 from tests._stores import STORE_FILES, content, statuses

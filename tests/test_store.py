@@ -16,11 +16,12 @@ from typing import TypeVar
 
 import pytest
 
-from invoice_async import InvoiceClient, InvoiceStore, _export, _store, _sync, errors
+from invoice_async import InvoiceClient, InvoiceStore, _store, _sync, errors
 from invoice_async._converter import structure_detail, structure_invoice
 from invoice_async._lock import WriteLock, lock_directory
 from invoice_async._store_db import Database
 from invoice_async._store_schema import SCHEMA_VERSION, detail_row, invoice_row
+from invoice_async.cli import _export
 from invoice_async.testing import FakeI3DServer, to_detail_item, to_list_item
 from tests._stores import content, query, statuses
 

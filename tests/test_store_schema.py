@@ -162,6 +162,7 @@ def test_migrations_are_numbered_steps_that_build_the_documented_tables() -> Non
     assert columns["pdfs"][:5] == ["invoice_id", "path", "size", "sha256", "fetched_at"]
     assert columns["payment_events"][1:5] == ["invoice_id", "old_status", "new_status", "seen_at"]
     assert columns["runs"] == ["id", "started_at", "finished_at", "status", "counts"]
+    conn.close()  # Python 3.13 warns of a connection left open
 
 
 # --- what is read back is checked ----------------------------------------------------------

@@ -338,6 +338,7 @@ async def test_what_the_store_lacks_is_fetched_missing_rows_and_missing_or_resiz
     with sqlite3.connect(store) as conn:  # as a user might
         conn.execute("DELETE FROM details WHERE invoice_id = 7")
         conn.execute("DELETE FROM pdfs WHERE invoice_id = 8")
+    conn.close()  # `with` commits but does not close (Python 3.13 warns of an open one)
     synced = await sync(server, store, pdf_dir=pdf_dir)
     assert synced.details == [7]
     assert synced.pdfs == [3, 5, 8]

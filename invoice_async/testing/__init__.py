@@ -41,7 +41,7 @@ from ._invoices import (
     to_list_item,
 )
 from ._ratelimit import RateLimit
-from ._server import FakeI3DServer
+from ._server import OPENAPI_PATH, FakeI3DServer
 from ._wire import ERROR_CODES, ROUTES, RequestRecord, error_object, parse_ranged_data
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "ERROR_CODES",
     "FAULT_KINDS",
+    "OPENAPI_PATH",
     "ROUTES",
     "DateStyle",
     "FakeClock",

@@ -62,8 +62,8 @@ class Endpoints:
     _clock: Callable[[], float]
 
     def _answer_list(self, request: web.Request, route: str) -> _Answer:
-        ranged = request.headers.get("RANGED-DATA")
-        window = (0, 25) if ranged is None or self.ignore_ranged_data else read_ranged_data(ranged)
+        ranged = request.headers.get("RANGED-DATA", "").strip()  # empty: as if not sent
+        window = (0, 25) if not ranged or self.ignore_ranged_data else read_ranged_data(ranged)
         if window is None:
             return _error(400, "Invalid RANGED-DATA header", "RANGED-DATA", "malformed")
         start, results = window
@@ -89,8 +89,10 @@ class Endpoints:
                 return _error(403, "Forbidden", "invoiceNumber", "not accessible with this key")
             return found or _error(404, "Entity not found", "invoiceNumber", "unknown invoice")
         raw_id = request.match_info["invoice_id"]
-        if not _is_digits(raw_id):
-            return _error(400, "Invalid invoiceId", "invoiceId", "must be an integer")
+        if not (raw_id.isascii() and raw_id.isdigit()):
+            return _error(400, "Invalid invoiceId", "invoiceId", "must be a positive integer")
+        if not _is_digits(raw_id):  # any number of digits is an id, just not one of ours
+            return _error(404, "Entity not found", "invoiceId", "unknown invoice")
         if int(raw_id) in self.forbidden_ids:
             return _error(403, "Forbidden", "invoiceId", "not accessible with this key")
         return self._store.by_id.get(int(raw_id)) or _error(
@@ -121,6 +123,12 @@ class Endpoints:
 
     def _answer_other(self, request: web.Request, route: str) -> _Answer:
         return _error(404, "Route not found", "path", request.path)
+
+    def _answer_not_allowed(self, request: web.Request, route: str) -> _Answer:
+        """A billing path asked with a method it does not take: 405 with ``Allow``."""
+        result = _error(405, "Method not allowed", "method", request.method)
+        result.headers["Allow"] = "GET, HEAD"
+        return result
 
     async def _send(
         self, request: web.Request, result: _Answer, fault: FaultKind | None

@@ -7,6 +7,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from importlib.resources import files
 
 from aiohttp import web
 
@@ -22,9 +23,16 @@ from ._ratelimit import RateLimit, RateLimiter
 from ._table import InvoiceTable
 from ._wire import ROUTES, RequestRecord
 
-__all__ = ["FakeI3DServer"]
+__all__ = ["OPENAPI_PATH", "FakeI3DServer"]
 
 _PREFIX = "/v3/account/invoice"
+OPENAPI_PATH = "/openapi.yaml"
+"""Where the fake server serves the OpenAPI document it holds to (no token needed)."""
+
+
+async def _openapi_document(request: web.Request) -> web.Response:
+    text = (files(__package__) / "openapi.yaml").read_text(encoding="utf-8")
+    return web.Response(text=text, content_type="application/yaml")
 
 
 class FakeI3DServer(Endpoints):
@@ -59,7 +67,9 @@ class FakeI3DServer(Endpoints):
     * ``host``/``port``: where :meth:`start` binds (port 0: a free one).
 
     Order of each answer: latency, rate limit (429), list hook, fault, token check (401), then
-    the endpoint.
+    the endpoint (405 with ``Allow`` for a billing path asked with another method than GET or
+    HEAD). :data:`OPENAPI_PATH` serves the OpenAPI document of the billing endpoints, which
+    the server holds to (``invoice_async/testing/openapi.yaml``; checked by Schemathesis).
     The ``filter`` is a case-sensitive literal substring. ``/number/{invoiceNumber}`` is one
     path segment: a ``/`` in the number must be sent as ``%2F`` (a bare one gets a 404).
     """
@@ -222,6 +232,8 @@ class FakeI3DServer(Endpoints):
     # ------------------------------------------------------------------------- the app
     def _make_app(self) -> web.Application:
         app = web.Application()
+        app.router.add_get(OPENAPI_PATH, _openapi_document)
+        not_allowed = self._handler("other", self._answer_not_allowed)
         for name, path, answer in (
             ("list", "", self._answer_list),
             ("unpaid", "/unpaid", self._answer_list),
@@ -229,7 +241,10 @@ class FakeI3DServer(Endpoints):
             ("detail", "/{invoice_id}", self._answer_detail),
             ("pdf", "/{invoice_id}/pdf", self._answer_pdf),
         ):
-            app.router.add_get(_PREFIX + path, self._handler(name, answer), name=name)
+            resource = app.router.add_resource(_PREFIX + path, name=name)
+            for method in ("GET", "HEAD"):
+                resource.add_route(method, self._handler(name, answer))
+            resource.add_route("*", not_allowed)  # 405: a known path, another method
         app.router.add_route("*", "/{tail:.*}", self._handler("other", self._answer_other))
         return app
 

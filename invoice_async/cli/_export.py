@@ -24,13 +24,13 @@ from typing import IO, Any, Final, Literal
 
 import attrs
 
-from . import ClientStats, InvoiceClient, InvoiceStore, SyncSummary, errors
-from ._files import PDF_NAMES, atomic_text, remove_stale_temp_files
-from ._lock import folder_lock
-from ._nofollow import real_folder, regular_file
+from .. import ClientStats, InvoiceClient, InvoiceStore, SyncSummary, errors
+from .._files import PDF_NAMES, atomic_text, remove_stale_temp_files
+from .._lock import folder_lock
+from .._nofollow import real_folder, regular_file
+from .._store_db import Database
+from .._store_schema import DETAIL_FIELDS, INVOICE_FIELDS
 from ._progress import ProgressBar
-from ._store_db import Database
-from ._store_schema import DETAIL_FIELDS, INVOICE_FIELDS
 
 Format = Literal["jsonl", "csv"]
 MANIFEST: Final = "manifest.json"

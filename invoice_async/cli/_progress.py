@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ._stats import ClientStats
+from .._stats import ClientStats
 
 LABELS: Final = {
     "invoices": "invoices",
