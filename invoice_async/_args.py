@@ -21,6 +21,9 @@ from ._protocol import _is_int
 DEFAULT_MAX_CONNECTIONS: Final = 100  # aiohttp's and httpx's default pool size
 DEFAULT_MAX_CONCURRENCY: Final = 8
 DEFAULT_PAGE_SIZE: Final = 100
+DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
+DEFAULT_MAX_DETAIL_BYTES: Final = 1024 * 1024  # a detail answer is a few KiB
+DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
 DEFAULT_READ_AHEAD: Final = 4
 MAX_INVOICE_NUMBER_LENGTH: Final = 256
 MAX_FILTER_LENGTH: Final = 1024
@@ -168,6 +171,17 @@ def check_items(items: object, name: str) -> Iterable[Any] | AsyncIterable[Any]:
     if not isinstance(items, Iterable | AsyncIterable) or isinstance(items, str | bytes):
         raise errors.ConfigurationError(f"{name} must be an iterable or async iterable of ids")
     return items
+
+
+def check_fan_out(
+    settings: Settings, concurrency: object, on_error: object, items: object, name: str
+) -> tuple[int, OnError, Iterable[Any] | AsyncIterable[Any]]:
+    """What every fan-out checks: its ``concurrency`` (the client's max_concurrency by
+    default, at most its max_connections), its ``on_error``, and its ``items``."""
+    limit = check_concurrency(
+        concurrency, default=settings.max_concurrency, ceiling=settings.max_connections
+    )
+    return limit, check_on_error(on_error), check_items(items, name)
 
 
 def check_concurrency(value: object, *, default: int, ceiling: int) -> int:

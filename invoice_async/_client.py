@@ -1,40 +1,24 @@
-"""InvoiceClient: the public face that composes protocol, session, paging and files."""
+"""InvoiceClient: the public face that composes protocol, session, paging and files.
+
+It holds every public method of the client with its docstring, each an argument check and
+one call into the module that does the work, so it may reach 450 lines (the other modules
+stay under 400).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    Awaitable,
-    Callable,
-    Iterable,
-)
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
 from ssl import SSLContext
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar, overload
+from typing import Any, Literal, Self, TypeVar, overload
 
 import aiohttp
 
-from . import _protocol
-from ._args import (
-    DEFAULT_PAGE_SIZE,
-    check_concurrency,
-    check_directory,
-    check_filter,
-    check_invoice_id,
-    check_invoice_number,
-    check_items,
-    check_on_error,
-    check_positive_int,
-    check_retries,
-    check_settings,
-    invoice_ref,
-)
-from ._converter import structure_detail
+from . import _args, _protocol
 from ._fanout import Outcome, bounded_map
-from ._listing import list_invoices
+from ._listing import fetch_detail, list_invoices
 from ._logging import forget_token, remember_token
 from ._models import Invoice, InvoiceDetail, OnError, PdfDownload
 from ._pdfs import PdfFetcher
@@ -42,11 +26,6 @@ from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
 from ._timekeeper import Timekeeper
-
-DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
-DEFAULT_MAX_DETAIL_BYTES: Final = 1024 * 1024  # a detail answer is a few KiB
-DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
-TOKEN_ENV: Final = _protocol.TOKEN_ENV_VAR
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,45 +39,29 @@ class InvoiceClient:
     client.close()`` when done. All arguments are checked here, before any request, and a bad
     one raises :class:`errors.ConfigurationError`.
 
-    Args:
+    Args (each explained in the README's "Library" section, defaults there too):
         token: the API key; None reads the ``I3D_API_TOKEN`` environment variable.
-        base_url: the API's base URL; ``https`` unless the host is loopback or
-            ``allow_insecure_http`` is set.
+        base_url: ``https``, or ``http`` to loopback or with ``allow_insecure_http``.
         page_size: items asked per ``RANGED-DATA`` window.
-        max_concurrency: the default ``concurrency`` of :meth:`map`, :meth:`invoice_details`
-            and :meth:`download_pdfs`, and nothing more (a call may pass a higher one); at most
-            ``max_connections``; by default 8, or ``max_connections`` if smaller.
-        max_connections: the most requests this client has in flight at once: fan-outs,
-            read-ahead and single calls together. It sizes the client's own connection pool.
-            By default 100, or the pool size of a borrowed ``session`` (an unlimited pool
-            counts as 100); above a borrowed pool's size it is a ConfigurationError.
-        timeout: seconds allowed for each request, body included.
-        max_retries: how often a failed idempotent request is tried again.
-        session: an ``aiohttp.ClientSession`` to borrow. It is used as it is: never closed, and
-            never changed (the token is added to each request, not to the session).
-        allow_insecure_http: allow a plain ``http`` base URL to a non-loopback host.
-        max_response_bytes: the largest JSON answer accepted, of any kind.
-        max_detail_bytes: the largest detail answer accepted (1 MiB; one invoice is a few
-            KiB). A list answer is held to ``page_size`` x 16 KiB and to 4 x ``page_size``
-            items. JSON decodes to many times its size (``[{},{},...]``: 25 x), so each kind
-            of answer is bounded by what it can hold, before it is decoded.
-        max_pdf_bytes: the largest PDF accepted.
-        max_per_second: if set, a fixed ceiling: the whole client starts at most this many
-            requests per second.
-        adaptive: learn the API's rate limit (the default): after a 429, or a 503 with
-            ``Retry-After``, the client paces its requests below the rate that failed and
-            raises the pace again while requests succeed; ``RateLimit-*`` headers are followed
-            before a 429 comes. False: only ``max_per_second`` paces.
-        read_ahead: how many list windows are in flight while one is consumed (1: none);
-            at most ``max_connections``; by default 4, or ``max_connections`` if smaller.
-        deadline: seconds, from the client's first request, after which no request starts
-            and no retry or pause waits (DeadlineExceededError); None for no limit.
-        max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one is
-            cut to this.
-        trust_env: honour ``HTTP(S)_PROXY`` and ``NO_PROXY`` (aiohttp's ``trust_env``).
-        ssl: an ``ssl.SSLContext`` for the API's certificate (a corporate CA); None: the
-            system's CAs; False (no check) only with ``allow_insecure_http``. Either one with
-            ``session`` is a ConfigurationError: both belong to the client's own session.
+        max_concurrency: only the default ``concurrency`` of the fan-outs (8, at most
+            ``max_connections``); a call may pass a higher one.
+        max_connections: the most requests in flight for the whole client, and its pool's
+            size: 100, or a borrowed ``session``'s pool size (never above it).
+        timeout, max_retries: per request: seconds, body included; retries of a failure.
+        session: an ``aiohttp.ClientSession`` to borrow, never closed nor changed.
+        allow_insecure_http: allow plain ``http`` (and ``ssl=False``) to any host.
+        max_response_bytes, max_detail_bytes, max_pdf_bytes: the largest answer of any
+            kind, of a detail (1 MiB), of a PDF; a list answer is held to ``page_size`` x
+            16 KiB and 4 x ``page_size`` items (JSON decodes to many times its size).
+        max_per_second: a fixed ceiling on request starts per second.
+        adaptive: learn the API's rate limit from its 429s and ``RateLimit-*`` headers (the
+            default); False: only ``max_per_second`` paces.
+        read_ahead: list windows in flight while one is consumed (4, at most
+            ``max_connections``; 1: none).
+        deadline: seconds from the first request after which nothing starts or waits.
+        max_retry_after: the longest ``Retry-After`` honoured, in seconds.
+        trust_env, ssl: honour ``HTTP(S)_PROXY``/``NO_PROXY``; an ``ssl.SSLContext`` (a
+            corporate CA). Neither goes with ``session`` (ConfigurationError).
 
     Retries: which failures are tried again, and how long each wait is, are said once, in
     the README's "Retries, Retry-After and the deadline" (the rules: ``_retry.py``).
@@ -109,16 +72,16 @@ class InvoiceClient:
         token: str | None = None,
         *,
         base_url: str = _protocol.DEFAULT_BASE_URL,
-        page_size: int = DEFAULT_PAGE_SIZE,
+        page_size: int = _args.DEFAULT_PAGE_SIZE,
         max_concurrency: int | None = None,
         max_connections: int | None = None,
         timeout: float = 30.0,
         max_retries: int = 3,
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-        max_detail_bytes: int = DEFAULT_MAX_DETAIL_BYTES,
-        max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES,
+        max_response_bytes: int = _args.DEFAULT_MAX_RESPONSE_BYTES,
+        max_detail_bytes: int = _args.DEFAULT_MAX_DETAIL_BYTES,
+        max_pdf_bytes: int = _args.DEFAULT_MAX_PDF_BYTES,
         max_per_second: float | None = None,
         read_ahead: int | None = None,
         deadline: float | None = None,
@@ -129,11 +92,13 @@ class InvoiceClient:
     ) -> None:
         # The raw token leaves this frame's locals at once: a traceback of any error raised
         # below (which error reporters record with its locals) holds only the Secret.
-        secret = _protocol.Secret(token if token is not None else os.environ.get(TOKEN_ENV))
+        secret = _protocol.Secret(
+            token if token is not None else os.environ.get(_protocol.TOKEN_ENV_VAR)
+        )
         del token
         secret.check()
         pool = None if session is None else borrowed_pool_size(session)
-        self._settings = settings = check_settings(
+        self._settings = settings = _args.check_settings(
             base_url=base_url,
             allow_insecure_http=allow_insecure_http,
             page_size=page_size,
@@ -153,30 +118,17 @@ class InvoiceClient:
             trust_env=trust_env,
             ssl=ssl,
         )
+        s = settings
         self._time = Timekeeper(
-            settings.max_per_second,
-            adaptive=settings.adaptive,
-            max_retry_after=settings.max_retry_after,
+            s.max_per_second, adaptive=s.adaptive, max_retry_after=s.max_retry_after
         )
-        self._time.set_deadline(settings.deadline)
+        self._time.set_deadline(s.deadline)
         self._retrier = Retrier(
-            self._time,
-            max_retries=settings.max_retries,
-            max_retry_after=settings.max_retry_after,
+            self._time, max_retries=s.max_retries, max_retry_after=s.max_retry_after
         )
         self._secret = secret
         remember_token(secret.reveal())  # the invoice_async logger redacts it
-        self._http = HttpSession(
-            base_url=settings.base_url,
-            token=secret,
-            timeout=settings.timeout,
-            connection_limit=settings.max_connections,
-            max_json_bytes=settings.max_response_bytes,
-            time=self._time,
-            session=session,
-            trust_env=settings.trust_env,
-            ssl=settings.ssl,
-        )
+        self._http = HttpSession(settings, token=secret, time=self._time, session=session)
         self._pdfs = PdfFetcher(self._http, self._retrier, max_bytes=settings.max_pdf_bytes)
 
     def __repr__(self) -> str:
@@ -244,12 +196,9 @@ class InvoiceClient:
             page_size: items per window; defaults to the client's ``page_size``.
             max_retries: retries of each window; defaults to the client's.
 
-        Each invoice is yielded once, even when the list changes during the read (see the
-        README's "Paging" section for what is guaranteed). Up to ``read_ahead`` windows are
-        requested ahead; close the iterator (``contextlib.aclosing``) to stop early.
-
-        Raises ConfigurationError at once for a bad argument; while iterating, ApiError,
-        InvalidResponseError, TransportError or DeadlineExceededError.
+        Each invoice comes once, even while the list changes (README, "Paging"); close the
+        iterator (``contextlib.aclosing``) to stop early. Raises ConfigurationError at once for
+        a bad argument; while iterating, the errors of :mod:`invoice_async.errors`.
         """
         return self._list(False, filter, page_size, max_retries)
 
@@ -266,10 +215,10 @@ class InvoiceClient:
     def _list(
         self, unpaid: bool, filter: object, page_size: object, max_retries: object
     ) -> AsyncGenerator[Invoice, None]:
-        text = check_filter(filter)
+        text = _args.check_filter(filter)
         size = self._settings.page_size if page_size is None else page_size
-        size = check_positive_int("page_size", size)
-        retries = check_retries(max_retries)
+        size = _args.check_positive_int("page_size", size)
+        retries = _args.check_retries(max_retries)
         path, query = _protocol.list_path(unpaid=unpaid), _protocol.filter_query(text)
         read_ahead = self._settings.read_ahead
         return list_invoices(self._http, self._retrier, path, query, size, read_ahead, retries)
@@ -282,8 +231,8 @@ class InvoiceClient:
         Raises ConfigurationError for a bad id (before any request), NotFoundError when there
         is no such invoice, and the other errors of :mod:`invoice_async.errors`.
         """
-        path = _protocol.detail_path(check_invoice_id(invoice_id))
-        return await self._detail(path, check_retries(max_retries))
+        path = _protocol.detail_path(_args.check_invoice_id(invoice_id))
+        return await self._detail(path, _args.check_retries(max_retries))
 
     async def invoice_by_number(
         self, invoice_number: str, *, max_retries: int | None = None
@@ -293,19 +242,13 @@ class InvoiceClient:
         The number travels as one percent-encoded path segment, so '/' and the like cannot
         change the route. Raises as :meth:`invoice`.
         """
-        number = check_invoice_number(invoice_number)
+        number = _args.check_invoice_number(invoice_number)
         path = _protocol.detail_by_number_path(number)
-        return await self._detail(path, check_retries(max_retries))
+        return await self._detail(path, _args.check_retries(max_retries))
 
     async def _detail(self, path: str, retries: int | None) -> InvoiceDetail:
-        limit = (self._settings.max_detail_bytes, "max_detail_bytes")
-
-        async def once() -> InvoiceDetail:
-            answer = await self._http.get_json(path, limit=limit)
-            raw = _protocol.expect_single(answer.payload, url=answer.url)
-            return structure_detail(raw, url=answer.url)
-
-        return await self._retrier.call(once, retries=retries)
+        most = self._settings.max_detail_bytes
+        return await fetch_detail(self._http, self._retrier, path, retries, most)
 
     # --- PDFs -------------------------------------------------------------------------------
 
@@ -314,8 +257,8 @@ class InvoiceClient:
 
         For many or large PDFs prefer :meth:`download_pdf`, which streams to disk.
         """
-        checked_id = check_invoice_id(invoice_id)
-        return await self._pdfs.read(checked_id, retries=check_retries(max_retries))
+        checked_id = _args.check_invoice_id(invoice_id)
+        return await self._pdfs.read(checked_id, retries=_args.check_retries(max_retries))
 
     async def download_pdf(
         self,
@@ -333,9 +276,13 @@ class InvoiceClient:
         the final name only ever holds a whole, valid PDF. Files are created with mode 0o600.
         A body cut short is retried.
         """
-        ref, folder, retries = invoice_ref(invoice), check_directory(directory), max_retries
+        ref, folder, retries = (
+            _args.invoice_ref(invoice),
+            _args.check_directory(directory),
+            max_retries,
+        )
         download = await self._pdfs.download(
-            ref, folder, skip_existing=False, retries=check_retries(retries)
+            ref, folder, skip_existing=False, retries=_args.check_retries(retries)
         )
         return download.path
 
@@ -372,27 +319,18 @@ class InvoiceClient:
         ordered: bool = False,
         on_error: OnError = "raise",
     ) -> AsyncGenerator[Any, None]:
-        """Run ``await fn(item)`` for every item, at most ``concurrency`` at once.
+        """Run ``await fn(item)`` for every item, at most ``concurrency`` at once: the loop
+        behind :meth:`invoice_details` and :meth:`download_pdfs`, for your own coroutines.
 
-        This is the loop behind :meth:`invoice_details` and :meth:`download_pdfs`, for your own
-        coroutines. ``items`` may be any iterable or async iterable, of any length: an item is
-        pulled only when a slot is free, so memory does not grow with the input.
+        ``items``: any iterable or async iterable, of any length; an item is pulled only when
+        a slot is free. Results come as they complete, or in input order (``ordered=True``).
+        ``on_error="raise"`` (the default): the first error cancels and awaits the calls in
+        flight and is raised after the results completed before it; ``"yield"``: an
+        :class:`Outcome` per item. ``contextlib.aclosing()`` (or cancelling the consumer)
+        stops early, cancelling and awaiting the calls in flight. ``concurrency``: the
+        client's ``max_concurrency`` by default, at most its ``max_connections``.
 
-        Results are yielded as they complete, or in input order with ``ordered=True``.
-        With ``on_error="raise"`` (the default) the first error cancels the calls in flight,
-        waits for them, and is raised after the results completed before it. With
-        ``on_error="yield"`` each item gives an :class:`Outcome` (``.item``, ``.result``,
-        ``.error``) and one failure does not stop the rest.
-
-        Wrap the iterator in ``contextlib.aclosing()`` to stop early: leaving the ``async
-        with`` block cancels and awaits the calls in flight. Cancelling the consuming task
-        does the same.
-
-        ``concurrency`` defaults to the client's ``max_concurrency`` and may be anything from
-        1 to the client's ``max_connections``, which bounds all its requests together.
-
-        Raises ConfigurationError at once for a bad argument (such as a ``concurrency`` above
-        ``max_connections``).
+        Raises ConfigurationError at once for a bad argument.
         """
         return self._fan_out(fn, items, "items", concurrency, ordered, on_error)
 
@@ -406,13 +344,9 @@ class InvoiceClient:
         on_error: object,
     ) -> AsyncGenerator[Any, None]:
         """The checks every fan-out shares, then the one bounded loop."""
-        limit = check_concurrency(
-            concurrency,
-            default=self._settings.max_concurrency,
-            ceiling=self._settings.max_connections,
+        limit, mode, source = _args.check_fan_out(
+            self._settings, concurrency, on_error, items, name
         )
-        mode = check_on_error(on_error)
-        source = check_items(items, name)
         return bounded_map(fn, source, limit=limit, ordered=ordered, on_error=mode)
 
     @overload
@@ -453,10 +387,10 @@ class InvoiceClient:
         and early stop as :meth:`map`; a bad id raises (or is yielded as) ConfigurationError
         before its request.
         """
-        retries = check_retries(max_retries)
+        retries = _args.check_retries(max_retries)
 
         async def fetch(ref: InvoiceRef) -> InvoiceDetail:
-            return await self._detail(_protocol.detail_path(invoice_ref(ref)[0]), retries)
+            return await self._detail(_protocol.detail_path(_args.invoice_ref(ref)[0]), retries)
 
         return self._fan_out(fetch, ids, "ids", concurrency, ordered, on_error)
 
@@ -505,11 +439,11 @@ class InvoiceClient:
         invoice whose file is already there (a complete PDF, since files only appear whole)
         is not fetched again. Ordering, failure policy and early stop as :meth:`map`.
         """
-        folder, retries = check_directory(directory), check_retries(max_retries)
+        folder, retries = _args.check_directory(directory), _args.check_retries(max_retries)
 
         async def fetch(ref: InvoiceRef) -> PdfDownload:
             return await self._pdfs.download(
-                invoice_ref(ref), folder, skip_existing=skip_existing, retries=retries
+                _args.invoice_ref(ref), folder, skip_existing=skip_existing, retries=retries
             )
 
         return self._fan_out(fetch, ids, "ids", concurrency, ordered, on_error)

@@ -1,5 +1,5 @@
-"""The listing: the windows of a list endpoint, fetched through the session and the retrier,
-paged by the pager, and turned into Invoice models."""
+"""Reading invoices: the windows of a list endpoint, fetched through the session and the
+retrier, paged by the pager and turned into Invoice models; and one invoice's detail."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from . import _protocol, errors
-from ._converter import structure_invoice
-from ._models import Invoice
+from ._converter import structure_detail, structure_invoice
+from ._models import Invoice, InvoiceDetail
 from ._paging import paginate
 from ._protocol import Page
 from ._retry import Retrier
@@ -61,3 +61,18 @@ async def list_invoices(
         traceback.clear_frames(exc.__traceback__)
         items = item = None
         raise
+
+
+async def fetch_detail(
+    http: HttpSession, retrier: Retrier, path: str, retries: int | None, max_bytes: int
+) -> InvoiceDetail:
+    """The detail at ``path``: one answer of at most ``max_bytes`` (``max_detail_bytes``),
+    retried as the retrier says, and converted."""
+    limit = (max_bytes, "max_detail_bytes")
+
+    async def once() -> InvoiceDetail:
+        answer = await http.get_json(path, limit=limit)
+        raw = _protocol.expect_single(answer.payload, url=answer.url)
+        return structure_detail(raw, url=answer.url)
+
+    return await retrier.call(once, retries=retries)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl as _ssl
 import traceback
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import aiohttp
 import attrs
@@ -19,6 +18,7 @@ from aiohttp.client_middlewares import ClientHandlerType, ClientMiddlewareType
 from yarl import URL
 
 from . import _args, _protocol, errors
+from ._args import Settings
 from ._logging import logger, redact
 from ._timekeeper import Timekeeper
 
@@ -154,24 +154,19 @@ class HttpSession:
 
     def __init__(
         self,
+        settings: Settings,
         *,
-        base_url: str,
         token: _protocol.Secret,
-        timeout: float,
-        connection_limit: int,
-        max_json_bytes: int,
         time: Timekeeper,
         session: aiohttp.ClientSession | None = None,
-        trust_env: bool = False,
-        ssl: _ssl.SSLContext | Literal[False] | None = None,
     ) -> None:
-        self._base_url = base_url
-        self._trust_env, self._ssl = trust_env, ssl  # of the session we own
+        self._base_url = base_url = settings.base_url
+        self._trust_env, self._ssl = settings.trust_env, settings.ssl  # of the session we own
         self._origin = URL(base_url).origin()
         self._token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._connection_limit = connection_limit
-        self._max_json_bytes = max_json_bytes
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        self._connection_limit = connection_limit = settings.max_connections
+        self._max_json_bytes = settings.max_response_bytes
         self._time = time
         self._slots = asyncio.Semaphore(connection_limit)
         self._borrowed = session

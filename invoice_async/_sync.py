@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Concatenate, Final, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar
 
 import attrs
 
@@ -27,6 +27,7 @@ from . import _sync_steps as steps
 from . import errors
 from ._client import InvoiceClient
 from ._files import PDF_NAMES, remove_stale_temp_files
+from ._group_writer import GroupWriter
 from ._lock import lock_directory
 from ._logging import logger, redact
 from ._models import Invoice, InvoiceDetail
@@ -250,43 +251,6 @@ async def _list(store: StoreAccess, listing: AsyncGenerator[Invoice, None], job:
     job.progress("invoices", position + len(batch), position + len(batch))
 
 
-class _GroupWriter(Generic[T]):
-    """Rows saved by many tasks, written one transaction per group: :meth:`save` returns
-    once its row is committed, and rows that arrive while a transaction runs make the next
-    one. So a fan-out slot is freed only after its result is safe."""
-
-    def __init__(self, write: Callable[[list[T]], Awaitable[object]]) -> None:
-        self._write = write
-        self._queue: list[tuple[T, asyncio.Future[None]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def save(self, row: T) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((row, done))
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._drain())
-        await done
-
-    async def _drain(self) -> None:
-        while self._queue:
-            group, self._queue = self._queue, []
-            try:
-                await self._write([row for row, _ in group])
-            except Exception as exc:  # noqa: BLE001  # each saver raises it (StoreError: stop)
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(exc)
-            else:
-                for _, done in group:
-                    if not done.done():
-                        done.set_result(None)
-
-    async def close(self) -> None:
-        """Wait until every row handed over is written."""
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
-
-
 async def _work(
     store: StoreAccess, page: Callable[..., Sequence[tuple[int, T]]]
 ) -> AsyncIterator[T]:
@@ -327,7 +291,7 @@ async def _departures(store: StoreAccess, job: SyncJob, failures: list[tuple[int
     total = await store._call(steps.count_departed)
     if not total:
         return
-    writer: _GroupWriter[tuple[int, InvoiceDetail | None]] = _GroupWriter(
+    writer: GroupWriter[tuple[int, InvoiceDetail | None]] = GroupWriter(
         lambda rows: store._call(steps.save_departures, rows, now())
     )
 
@@ -347,7 +311,7 @@ async def _departures(store: StoreAccess, job: SyncJob, failures: list[tuple[int
 
 async def _details(store: StoreAccess, job: SyncJob, failures: list[tuple[int, str]]) -> None:
     total = await store._call(steps.count_needed_details)
-    writer: _GroupWriter[tuple[int, InvoiceDetail]] = _GroupWriter(
+    writer: GroupWriter[tuple[int, InvoiceDetail]] = GroupWriter(
         lambda rows: store._call(steps.save_details, rows, now())
     )
 
@@ -369,7 +333,7 @@ async def _pdfs(
         await store._call(_claim_folder, held, folder)
         await _check_files(store, job, folder)
         total = await store._call(steps.count_needed_pdfs)
-        writer: _GroupWriter[tuple[int, str, int, str]] = _GroupWriter(
+        writer: GroupWriter[tuple[int, str, int, str]] = GroupWriter(
             lambda rows: store._call(steps.save_pdfs, folder, rows, now())
         )
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from invoice_async import InvoiceClient, errors
-from invoice_async._client import DEFAULT_MAX_DETAIL_BYTES, DEFAULT_MAX_RESPONSE_BYTES
+from invoice_async._args import DEFAULT_MAX_DETAIL_BYTES, DEFAULT_MAX_RESPONSE_BYTES
 from invoice_async._protocol import list_answer_bytes
 from tests._servers import serve
 

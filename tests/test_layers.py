@@ -22,7 +22,16 @@ LAYERS: list[set[str]] = [
     {"_retry"},
     {"_fanout", "_paging", "_pdfs", "_listing"},
     {"_client"},
-    {"_store", "_store_db", "_store_schema", "_sync", "_sync_steps", "_lock", "_records"},
+    {
+        "_store",
+        "_store_db",
+        "_store_schema",
+        "_sync",
+        "_sync_steps",
+        "_lock",
+        "_group_writer",
+        "_records",
+    },
     {"__init__"},  # the public names, for the application above
     {"testing"},  # the fake server, which the CLI's demo and fake-server run
     {"cli", "__main__"},  # the application, the top layer: the cli package (below)
@@ -30,6 +39,7 @@ LAYERS: list[set[str]] = [
 LAYER_OF = {name: number for number, layer in enumerate(LAYERS) for name in layer}
 # Inside the cli package (``("cli", name)`` in the graph), bottom to top.
 CLI_LAYERS: list[set[str]] = [
+    {"_values"},  # the options' value types
     {"_parser", "_progress", "_aging"},  # the options; the progress bar; aging arithmetic
     {"_api", "_export"},  # the client from the options; the export driver
     {"_output"},  # tables for people, JSON and CSV for programs

@@ -11,10 +11,8 @@ in afterwards.
 from __future__ import annotations
 
 import argparse
-import math
 import textwrap
 from collections.abc import Callable, Collection, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,6 +21,14 @@ import attrs
 from .. import __version__
 from .._args import DEFAULT_MAX_CONCURRENCY, DEFAULT_PAGE_SIZE
 from .._protocol import DEFAULT_BASE_URL, TOKEN_ENV_VAR
+from ._values import (
+    _date,
+    _non_negative_int,
+    _non_negative_number,
+    _port,
+    _positive_int,
+    _positive_number,
+)
 
 BASE_URL_ENV: Final = "I3D_BASE_URL"
 """The base URL when ``--base-url`` is not given (read by the CLI only, never the library)."""
@@ -39,52 +45,6 @@ exit status:
 """
 API_COMMANDS: Final = frozenset({"list", "show", "pdf", "summary", "export", "sync"})
 COMMANDS: Final = API_COMMANDS | {"fake-server"}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    return 0 if text.strip() == "0" else _positive_int(text)
-
-
-def _port(text: str) -> int:
-    value = _non_negative_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"not a port: {value}")
-    return value
-
-
-def _number(text: str, *, zero: bool = False) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
-        raise argparse.ArgumentTypeError(f"must be a number {'>=' if zero else '>'} 0, got {text}")
-    return value
-
-
-def _positive_number(text: str) -> float:
-    return _number(text)
-
-
-def _non_negative_number(text: str) -> float:
-    return _number(text, zero=True)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 @attrs.frozen
