@@ -35,7 +35,7 @@ from ._args import (
     check_retries,
     invoice_ref,
 )
-from ._converter import structure_detail, structure_invoice
+from ._converter import structure_detail
 from ._fanout import Outcome, bounded_map
 from ._logging import forget_token, remember_token
 from ._models import Invoice, InvoiceDetail, OnError, PdfDownload
@@ -46,7 +46,7 @@ from ._retry import DEFAULT_MAX_RETRY_AFTER, Retrier
 from ._session import HttpSession, borrowed_pool_size
 from ._stats import ClientStats
 from ._throttle import Throttle
-from ._wire import list_page
+from ._wire import invoices, list_page
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MAX_PDF_BYTES: Final = 256 * 1024 * 1024
@@ -272,12 +272,8 @@ class InvoiceClient:
         pages = paginate(fetch, page_size=page_size, read_ahead=self._read_ahead)
         async with contextlib.aclosing(pages):
             async for items, url in pages:
-                if type(items[0]) is Invoice:  # the fast path typed the whole window
-                    for invoice in items:
-                        yield invoice
-                else:
-                    for item in items:
-                        yield structure_invoice(item, url=url)
+                for invoice in invoices(items, url=url):
+                    yield invoice
 
     # --- one invoice ------------------------------------------------------------------------
 
