@@ -137,10 +137,11 @@ def _optional_datetime(value: Any, _: Any = None) -> datetime | None:
 
 # --- what the fast path (``_wire``) decodes for each rule ------------------------------------
 # msgspec decodes in lax mode (which turns "12100" into 12100 in C) into these types, and then
-# builds the models (int -> datetime, enum, bool). Lax mode also turns 1.0, "1.0" and "1e3" into
-# an int; in a union with a float that no value satisfies, such a float goes there and fails.
-# Each type lets through only spellings its rule reads the same way; anything else fails the
-# window in the fast path, and it is structured above instead.
+# builds the models (int -> datetime, enum, bool), which must not fail for any value let
+# through here. Lax mode also turns 1.0, "1.0" and "1e3" into an int; in a union with a float
+# that no value satisfies, such a float goes there and fails. Each type lets through only
+# spellings its rule reads the same way; anything else fails the window in the fast path, and
+# it is structured above instead.
 _NO_FLOAT = Annotated[float, msgspec.Meta(gt=1.7e308, lt=-1.7e308)]
 _NO_STRING = Annotated[str, msgspec.Meta(min_length=1, max_length=0)]
 _EMPTY_STRING = Annotated[str, msgspec.Meta(max_length=0)]
@@ -157,7 +158,7 @@ WIRE_TYPES: Final[Mapping[Callable[..., Any], Any]] = {
     # strings only (an integer, which the rule turns into text, takes the slow path)
     _text: str,
     # the integers 0 and 1, as JSON integers only ("-0" would be read as 0; the rule refuses it)
-    _flag: _INT64 | _NO_FLOAT | _NO_STRING,
+    _flag: Annotated[int, msgspec.Meta(ge=0, le=1)] | _NO_FLOAT | _NO_STRING,
     # any code, as for _integer; an unknown one becomes an UNKNOWN_<code> member as well
     _payment_status: _INT64 | _NO_FLOAT,
     # Unix seconds from 0 up to year 9999, as a JSON integer or digits (ISO 8601: slow path)

@@ -9,13 +9,13 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from . import _protocol, errors
-from ._converter import structure_detail, structure_invoice
+from ._converter import structure_detail
 from ._models import Invoice, InvoiceDetail
 from ._paging import paginate
 from ._protocol import Page
 from ._retry import Retrier
 from ._session import HttpSession
-from ._wire import list_page
+from ._wire import invoices, list_page
 
 
 async def list_invoices(
@@ -49,12 +49,8 @@ async def list_invoices(
     try:
         async with contextlib.aclosing(pages):
             async for items, url in pages:
-                if type(items[0]) is Invoice:  # the fast path typed the whole window
-                    for item in items:
-                        yield item
-                else:
-                    for item in items:
-                        yield structure_invoice(item, url=url)
+                for item in invoices(items, url=url):  # wire structs or raw items, as models
+                    yield item
     except errors.InvoiceAsyncError as exc:
         # As in the retrier: no frame of the traceback keeps a raw answer (the frames
         # below have ended; this one lets go of its items before the error goes on).

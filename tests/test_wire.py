@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from invoice_async import Invoice, errors
 from invoice_async._converter import structure_invoice
 from invoice_async._protocol import decode_json, page_of
+from invoice_async._wire import invoices as wire_invoices
 from invoice_async._wire import list_page
 from invoice_async.testing import make_invoices, to_list_item
 from tests._samples import LIST_ITEM
@@ -65,7 +66,7 @@ def fast_path(body: bytes) -> tuple[bool, Outcome]:
     try:
         page = list_page(body, {}, url=URL)
         typed = page.keys is not None
-        invoices = [item if typed else structure_invoice(item, url=URL) for item in page.items]
+        invoices = list(wire_invoices(page.items, url=URL))
         if typed:
             assert list(page.keys or ()) == [invoice.id for invoice in invoices]
         return typed, ("ok", [exact(invoice) for invoice in invoices])
