@@ -24,9 +24,9 @@ aside included). With P productive answers and ``read_ahead`` R, a listing sends
 ``2 * P + 2 * R + 10`` list requests (retries not counted; each PAGE-TOKEN restart may add as
 many again), and never gets more than ``2 * R + 10`` non-productive answers in a row: it ends or
 raises :class:`errors.PagingError` first. Windows are asked ahead only while the answers are
-productive. The same items answered for three offsets a window apart (or for three PAGE-TOKEN
-pages) in a row raise at once: the server is ignoring ``RANGED-DATA``, is stuck on an offset,
-or hands out tokens in a loop.
+productive. The same full windows answered for three offsets a window apart (or the same
+items for three PAGE-TOKEN pages) in a row raise at once: the server is ignoring
+``RANGED-DATA``, is stuck on an offset, or hands out tokens in a loop.
 """
 
 from __future__ import annotations
@@ -256,12 +256,13 @@ class Cursor:
             self._missed.clear()
         signature = (tuple(keys), start)
         if self._last is not None and keys and signature[0] == self._last[0]:
-            # The same items again: for PAGE-TOKEN pages, a loop. For windows, only full ones
-            # whose offsets are a window apart: the list would have moved by a whole window
-            # while one was read, which no list within the drift guarantee does. (Short and
-            # one-item windows are left to the idle limit.)
-            stride, moved = self._stride, abs(start - self._last[1])
-            if self._token is not None or (len(keys) == stride > 1 and moved >= stride - 1):
+            # The same items again: for PAGE-TOKEN pages, a loop. For windows, only windows as
+            # full as asked whose offsets are a window apart: the list would have moved by a
+            # whole window while one was read, which no list within the drift guarantee does.
+            # (Shorter windows, a cap or a short list, are left to the idle limit: a short
+            # list that grows at its head repeats its few items honestly.)
+            size, moved = self.page_size, abs(start - self._last[1])
+            if self._token is not None or (len(keys) == size > 1 and moved >= size - 1):
                 self._repeats += 1
         else:
             self._repeat_from, self._repeats = start, 1
