@@ -191,6 +191,9 @@ class Cursor:
         if missing and start not in self._missed:
             self._missed.add(start)
             self._start, self._full = max(0, start - max(self._stride, 1)), False
+            # A shift seen is a list that lives, not a stuck server: the idle run starts over
+            # (the budget of requests still bounds the whole listing; one step back per start).
+            self._idle = 0
             return Step([])
         fresh = self._fresh(items, keys, last_seen + 1)
         self._check_progress(start, keys, fresh)
