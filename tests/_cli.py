@@ -8,6 +8,7 @@ import fcntl
 import os
 import pty
 import re
+import signal
 import struct
 import sys
 import termios
@@ -37,6 +38,12 @@ def environment(token: str | None, env: Mapping[str, str] | None = None) -> dict
     return {**base, **(env or {})}
 
 
+def _sigint_as_usual() -> None:
+    """In the child: Ctrl-C as a terminal gives it. A shell without job control starts its
+    background jobs with SIGINT ignored, and Python keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def start(
     *args: str, token: str | None = TOKEN, env: Mapping[str, str] | None = None
 ) -> asyncio.subprocess.Process:
@@ -48,6 +55,7 @@ async def start(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_sigint_as_usual,
     )
 
 
