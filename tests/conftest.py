@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import aioresponses
 import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
 from yarl import URL
 
-from invoice_async.testing import instant_retries
+from invoice_async.testing import FakeClock, instant_retries
 
 # The package's fixtures (fake_i3d_server, fake_i3d_server_factory, instant_retries).
 pytest_plugins = ["invoice_async.testing.pytest_plugin"]
@@ -58,3 +59,16 @@ class _CompatClientResponse(ClientResponse):
 
 
 aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[attr-defined]  # shim
+
+
+@pytest.fixture
+def http() -> Iterator[aioresponses.aioresponses]:
+    """HTTP faked by aioresponses for the test (a module may define its own)."""
+    with aioresponses.aioresponses() as mocked:
+        yield mocked
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fresh fake clock for the test."""
+    return FakeClock()

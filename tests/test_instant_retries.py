@@ -20,17 +20,6 @@ ERROR = {"errorCode": 1, "errorMessage": "oops"}
 
 
 @pytest.fixture
-def http() -> Iterator[aioresponses]:
-    with aioresponses() as mocked:
-        yield mocked
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 async def client(clock: FakeClock) -> AsyncIterator[InvoiceClient]:
     async with InvoiceClient("tok", max_retries=3) as client:
         use_fake_clock(client, clock)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,17 +22,6 @@ from tests._samples import DETAIL
 
 URL = "https://api.i3d.net/v3/account/invoice/1"
 ERROR = {"errorCode": 1, "errorMessage": "oops"}
-
-
-@pytest.fixture
-def http() -> Iterator[aioresponses]:
-    with aioresponses() as mocked:
-        yield mocked
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ backoff, and a FakeClock stands in for the time of Retry-After pauses and deadli
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,6 @@ from tests._samples import DETAIL
 BASE = "https://api.i3d.net"
 URL = f"{BASE}/v3/account/invoice/1"
 ERROR = {"errorCode": 1, "errorMessage": "oops"}
-
-
-@pytest.fixture
-def http() -> Iterator[aioresponses]:
-    with aioresponses() as mocked:
-        yield mocked
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
